@@ -1,0 +1,53 @@
+# Every entry point of the project. Tools are installed at pinned versions into
+# .tools/ (git-ignored); caches stay warm between runs (Go's own build cache,
+# jsii's package cache under .cache/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STAGE ?= dev
+TOOLS := $(CURDIR)/.tools
+BUILD := $(CURDIR)/build
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(CURDIR)/.cache/jsii
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_HOME ?= $(CURDIR)/.cache/cdk
+
+GOLANGCI_LINT_VERSION := v2.15.0
+
+# The Python interpreter that has moto and cfn-lint (TOOLCHAIN.md): python3 on
+# PATH, else pyenv's. Tests read it from FOQUS_PYTHON.
+PYTHON_CANDIDATES := $(shell command -v python3 2>/dev/null) $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/python3)
+export FOQUS_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import moto, flask, cfnlint' >/dev/null 2>&1 && echo $(p))))
+
+.PHONY: help dev test build synth deploy lint bench python tools clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+python: ## check that the interpreter with moto and cfn-lint is there
+	@if [ -z "$(FOQUS_PYTHON)" ]; then \
+	  echo "No python3 with moto, flask and cfn-lint found (looked at: $(PYTHON_CANDIDATES))." >&2; \
+	  echo "Install them with: pip install 'moto[server]' cfn-lint" >&2; exit 1; fi
+	@echo "python: $(FOQUS_PYTHON)"
+
+include mk/*.mk
+
+build: build-functions build-worker ## build every Lambda bootstrap and the worker (linux and windows)
+
+test: python build ## run every test (unit, moto-backed, fuzz seed corpora, synth)
+	go test -count=1 ./... ./infra/...
+
+bench: python ## print throughput and latency figures against moto
+	go test -run '^$$' -bench . -benchtime 1x ./...
+
+lint: $(TOOLS)/golangci-lint ## gofmt, go vet and golangci-lint on every module
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	go vet ./... ./infra/...
+	$(TOOLS)/golangci-lint run ./... ./infra/...
+
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+tools: $(TOOLS)/golangci-lint ## install every pinned tool
+
+clean: ## remove build outputs (caches stay)
+	rm -rf $(BUILD) cdk.out

@@ -1,0 +1,75 @@
+// Package resource names every AWS resource of the stack and the environment
+// variables that carry those names to functions and workers. The CDK app, the
+// functions, the worker and the local stack all read these, so a rename is one edit.
+package resource
+
+import "fmt"
+
+// Base names of the stateful resources; Name appends the stage.
+const (
+	UsersTable      = "TurbineUsers"
+	ResourcesTable  = "FOQUS_Resources"
+	SessionBucket   = "foqus-sessions"
+	SimulationBkt   = "foqus-simulations"
+	JobTopic        = "FOQUS-Job-Topic"
+	UpdateTopic     = "FOQUS-Update-Topic"
+	AlertTopic      = "FOQUS-Alert-Topic"
+	JobQueue        = "FOQUS-Job-Queue"
+	UpdateQueue     = "FOQUS-Update-Queue"
+	JobDLQ          = "FOQUS-Job-DLQ"
+	UpdateDLQ       = "FOQUS-Update-DLQ"
+	RestAPI         = "Turbine Gateway API2"
+	WorkerConfigSSM = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
+	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
+)
+
+// Name returns base with the stage suffix, as every deployed resource is named.
+func Name(base, stage string) string { return fmt.Sprintf("%s-%s", base, stage) }
+
+// Environment variables that hand resource names to functions, workers and tools.
+const (
+	EnvStage            = "FOQUS_STAGE"
+	EnvUsersTable       = "FOQUS_USERS_TABLE"
+	EnvResourcesTable   = "FOQUS_RESOURCES_TABLE"
+	EnvSessionBucket    = "FOQUS_SESSION_BUCKET"
+	EnvSimulationBucket = "FOQUS_SIMULATION_BUCKET"
+	EnvJobTopicARN      = "FOQUS_JOB_TOPIC_ARN"
+	EnvUpdateTopicARN   = "FOQUS_UPDATE_TOPIC_ARN"
+	EnvJobQueueURL      = "FOQUS_JOB_QUEUE_URL"
+	EnvUpdateQueueURL   = "FOQUS_UPDATE_QUEUE_URL"
+)
+
+// Key schema of the tables. FOQUS_Resources is a single table whose partition
+// key groups each user's data (see core/store for the item layouts); the local
+// secondary index orders a session's finished jobs for result pages.
+const (
+	UsersKey      = "Username"
+	PK            = "PK"
+	SK            = "SK"
+	FinishedIndex = "ByFinish"
+	FinishedSeq   = "FSeq"
+	TTLAttribute  = "TTL"
+)
+
+// Message attributes set on every SNS/SQS message; subscriptions filter on Event.
+const (
+	AttrEvent       = "event"
+	AttrUser        = "username"
+	AttrSession     = "session"
+	AttrJob         = "job"
+	AttrApplication = "application"
+	AttrVersion     = "version"
+)
+
+// WorkerConfig is what a worker needs to find the stack. On EC2 the CDK app
+// writes it as JSON to the SSM parameter WorkerConfigSSM; locally it comes from
+// flags or the environment variables above.
+type WorkerConfig struct {
+	Stage            string `json:"stage"`
+	Region           string `json:"region"`
+	JobQueueURL      string `json:"jobQueueUrl"`
+	UpdateTopicARN   string `json:"updateTopicArn"`
+	ResourcesTable   string `json:"resourcesTable"`
+	SessionBucket    string `json:"sessionBucket"`
+	SimulationBucket string `json:"simulationBucket"`
+}
