@@ -40,12 +40,15 @@ const (
 )
 
 // Key schema of the tables. FOQUS_Resources is a single table whose partition
-// key groups each user's data (see core/store for the item layouts); the local
-// secondary index orders a session's finished jobs for result pages.
+// key groups each user's data (see core/sessionstore for the item layouts). Two
+// local secondary indexes order a session's jobs: SeqIndex by append order (the
+// start watermark and session reads), FinishedIndex by finishing order (result pages).
 const (
 	UsersKey      = "Username"
 	PK            = "PK"
 	SK            = "SK"
+	SeqIndex      = "BySeq"
+	JobSeq        = "Seq"
 	FinishedIndex = "ByFinish"
 	FinishedSeq   = "FSeq"
 	TTLAttribute  = "TTL"
