@@ -21,6 +21,26 @@ const (
 	RestAPI         = "Turbine Gateway API2"
 	WorkerConfigSSM = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
 	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
+	WorkerGroup     = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
+	WorkerLogGroup  = "/foqus/%s/worker"        // CloudWatch log group the workers write to, per stage
+	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
+)
+
+// BucketName is the globally unique name of a bucket: base, stage, account and
+// region (the CDK app passes the account and region of the stack).
+func BucketName(base, stage, account, region string) string {
+	return fmt.Sprintf("%s-%s-%s-%s", base, stage, account, region)
+}
+
+// Worker telemetry and identity. The worker publishes Heartbeat (value 1,
+// dimension Stage) every minute while running; an alarm fires when in-service
+// instances stay silent. TagStage is an EC2 instance tag, readable through the
+// instance metadata service, that tells a worker which stage's config to load.
+const (
+	WorkerMetricNamespace = "FOQUS/Worker"
+	WorkerHeartbeatMetric = "Heartbeat"
+	WorkerStageDimension  = "Stage"
+	TagStage              = "FOQUS-Stage"
 )
 
 // Name returns base with the stage suffix, as every deployed resource is named.
@@ -62,6 +82,8 @@ const (
 	AttrJob         = "job"
 	AttrApplication = "application"
 	AttrVersion     = "version"
+
+	EventJobSubmit = "job.submit" // the only event value the job queue's subscription lets through
 )
 
 // WorkerConfig is what a worker needs to find the stack. On EC2 the CDK app
