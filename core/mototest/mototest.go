@@ -1,0 +1,174 @@
+// Package mototest runs a moto server (an AWS emulator, from the Python
+// package moto[server]) on a free loopback port for a test binary, and creates
+// the stack's tables, buckets, topics and queues in it. Tests talk to it with
+// the real AWS SDK, exactly as the functions and the worker do in AWS.
+//
+//	var srv *mototest.Server
+//	func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
+//	func TestX(t *testing.T) { st := srv.Stack(t); ... }
+package mototest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// EnvPython names the interpreter that has moto; the Makefile sets it.
+const EnvPython = "FOQUS_PYTHON"
+
+// Region is the region every test client uses.
+const Region = "us-east-1"
+
+// ErrNoMoto is returned when no interpreter with moto[server] is found.
+var ErrNoMoto = errors.New("no python3 with moto[server] found: install it with `pip install 'moto[server]' cfn-lint`, or set " + EnvPython + " to an interpreter that has it (the Makefile finds one)")
+
+// Python returns the interpreter that imports moto: $FOQUS_PYTHON, python3 on
+// PATH, then pyenv's versions.
+func Python() (string, error) {
+	var cands []string
+	if p := os.Getenv(EnvPython); p != "" {
+		cands = append(cands, p)
+	}
+	if p, err := exec.LookPath("python3"); err == nil {
+		cands = append(cands, p)
+	}
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		home, _ := os.UserHomeDir()
+		root = filepath.Join(home, ".pyenv")
+	}
+	found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "python3"))
+	cands = append(cands, found...)
+	for _, p := range cands {
+		if exec.Command(p, "-c", "import moto.server, flask").Run() == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoMoto
+}
+
+// Server is a running moto server.
+type Server struct {
+	cmd      *exec.Cmd
+	endpoint string
+	exited   chan struct{}
+}
+
+// Start launches moto on a free loopback port and waits until it answers.
+func Start(ctx context.Context) (*Server, error) {
+	py, err := Python()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if os.Getenv("MOTO_VERBOSE") == "" {
+		cmd.Stdout, cmd.Stderr = nil, nil
+	} else {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto: %w", err)
+	}
+	s := &Server{cmd: cmd, endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("moto server exited at start (%s -m moto.server); set MOTO_VERBOSE=1 to see why", py)
+		case <-ctx.Done():
+			s.Close()
+			return nil, ctx.Err()
+		default:
+		}
+		if resp, err := http.Get(s.endpoint + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Close()
+			return nil, fmt.Errorf("moto server did not answer on %s within 30s", s.endpoint)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Endpoint is the server's base URL, e.g. http://127.0.0.1:40123.
+func (s *Server) Endpoint() string { return s.endpoint }
+
+// Config returns an SDK configuration whose clients all talk to this server.
+func (s *Server) Config(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
+		config.WithBaseEndpoint(s.endpoint),
+	)
+}
+
+// Reset clears every resource and item in the server.
+func (s *Server) Reset(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"/moto-api/reset", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset moto: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reset moto: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Close stops the server and every process it started.
+func (s *Server) Close() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-s.exited
+}
+
+// Run is the body of a TestMain: it starts moto, stores it in *srv, runs the
+// tests and stops moto. Without moto it fails the package with how to get it.
+func Run(m *testing.M, srv **Server) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	s, err := Start(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mototest:", err)
+		return 1
+	}
+	*srv = s
+	defer s.Close()
+	return m.Run()
+}

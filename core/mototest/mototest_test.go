@@ -1,0 +1,65 @@
+package mototest
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+var srv *Server
+
+func TestMain(m *testing.M) { os.Exit(Run(m, &srv)) }
+
+// The job topic delivers only job.submit events, raw, to the job queue.
+func TestStackWiresTopicsToQueues(t *testing.T) {
+	st := srv.Stack(t)
+	ctx := context.Background()
+	n, q := sns.NewFromConfig(st.Config), sqs.NewFromConfig(st.Config)
+	for _, ev := range []string{"job.submit", "job.other"} {
+		if _, err := n.Publish(ctx, &sns.PublishInput{
+			TopicArn: aws.String(st.JobTopicARN), Message: aws.String(`{"e":"` + ev + `"}`),
+			MessageAttributes: map[string]snstypes.MessageAttributeValue{"event": {DataType: aws.String("String"), StringValue: aws.String(ev)}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(st.JobQueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || *out.Messages[0].Body != `{"e":"job.submit"}` {
+		t.Fatalf("job queue got %d messages (%v), want the raw job.submit only", len(out.Messages), out.Messages)
+	}
+}
+
+// Reset between tests: a second Stack starts empty.
+func TestStackStartsEmpty(t *testing.T) {
+	st := srv.Stack(t)
+	db := dynamodb.NewFromConfig(st.Config)
+	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(st.UsersTable), Item: map[string]ddbtypes.AttributeValue{"Username": &ddbtypes.AttributeValueMemberS{Value: "x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	st = srv.Stack(t)
+	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(st.UsersTable)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Count != 0 {
+		t.Fatalf("users table has %d items after reset", out.Count)
+	}
+}
+
+func TestPythonHasMoto(t *testing.T) {
+	p, err := Python()
+	if err != nil || !strings.Contains(p, "python") {
+		t.Fatalf("Python() = %q, %v", p, err)
+	}
+}

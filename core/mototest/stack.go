@@ -1,0 +1,212 @@
+package mototest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/resource"
+)
+
+// Stage is the stage suffix of the resources a Stack creates.
+const Stage = "test"
+
+// Stack is the stack's stateful resources created in moto: the same tables,
+// buckets, topics and queues the CDK app declares, wired the same way.
+type Stack struct {
+	Config           aws.Config
+	UsersTable       string
+	ResourcesTable   string
+	SessionBucket    string
+	SimulationBucket string
+	JobTopicARN      string
+	UpdateTopicARN   string
+	JobQueueURL      string
+	JobDLQURL        string
+	UpdateQueueURL   string
+	UpdateDLQURL     string
+}
+
+// Env is the stack's names as the environment variables functions and workers read.
+func (st *Stack) Env() map[string]string {
+	return map[string]string{
+		resource.EnvStage:            Stage,
+		resource.EnvUsersTable:       st.UsersTable,
+		resource.EnvResourcesTable:   st.ResourcesTable,
+		resource.EnvSessionBucket:    st.SessionBucket,
+		resource.EnvSimulationBucket: st.SimulationBucket,
+		resource.EnvJobTopicARN:      st.JobTopicARN,
+		resource.EnvUpdateTopicARN:   st.UpdateTopicARN,
+		resource.EnvJobQueueURL:      st.JobQueueURL,
+		resource.EnvUpdateQueueURL:   st.UpdateQueueURL,
+	}
+}
+
+// Stack resets the server and creates a fresh stack for one test.
+func (s *Server) Stack(t testing.TB) *Stack {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := CreateStack(ctx, cfg)
+	if err != nil {
+		t.Fatalf("create the stack in moto: %v", err)
+	}
+	return st
+}
+
+// MaxReceiveCount is how often a message is received before it moves to its DLQ.
+const MaxReceiveCount = 5
+
+// CreateStack creates the stack's resources through cfg's endpoint.
+func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
+	st := &Stack{
+		Config:           cfg,
+		UsersTable:       resource.Name(resource.UsersTable, Stage),
+		ResourcesTable:   resource.Name(resource.ResourcesTable, Stage),
+		SessionBucket:    resource.Name(resource.SessionBucket, Stage),
+		SimulationBucket: resource.Name(resource.SimulationBkt, Stage),
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	if _, err := db.CreateTable(ctx, UsersTableInput(st.UsersTable)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", st.UsersTable, err)
+	}
+	if _, err := db.CreateTable(ctx, ResourcesTableInput(st.ResourcesTable)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", st.ResourcesTable, err)
+	}
+	s3c := awsconf.NewS3(cfg)
+	for _, b := range []string{st.SessionBucket, st.SimulationBucket} {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			return nil, fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	q := sqs.NewFromConfig(cfg)
+	var err error
+	if st.JobQueueURL, st.JobDLQURL, err = queueWithDLQ(ctx, q, resource.JobQueue, resource.JobDLQ, "900"); err != nil {
+		return nil, err
+	}
+	if st.UpdateQueueURL, st.UpdateDLQURL, err = queueWithDLQ(ctx, q, resource.UpdateQueue, resource.UpdateDLQ, "60"); err != nil {
+		return nil, err
+	}
+	n := sns.NewFromConfig(cfg)
+	if st.JobTopicARN, err = topicToQueue(ctx, n, q, resource.JobTopic, st.JobQueueURL, `{"event":["job.submit"]}`); err != nil {
+		return nil, err
+	}
+	if st.UpdateTopicARN, err = topicToQueue(ctx, n, q, resource.UpdateTopic, st.UpdateQueueURL, ""); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func queueWithDLQ(ctx context.Context, q *sqs.Client, name, dlqName, visibility string) (url, dlqURL string, err error) {
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(resource.Name(dlqName, Stage))})
+	if err != nil {
+		return "", "", fmt.Errorf("create queue %s: %w", dlqName, err)
+	}
+	arn, err := queueARN(ctx, q, *dlq.QueueUrl)
+	if err != nil {
+		return "", "", err
+	}
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": arn, "maxReceiveCount": fmt.Sprint(MaxReceiveCount)})
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName: aws.String(resource.Name(name, Stage)),
+		Attributes: map[string]string{
+			string(sqstypes.QueueAttributeNameRedrivePolicy):     string(redrive),
+			string(sqstypes.QueueAttributeNameVisibilityTimeout): visibility,
+		},
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return *out.QueueUrl, *dlq.QueueUrl, nil
+}
+
+func queueARN(ctx context.Context, q *sqs.Client, url string) (string, error) {
+	out, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return "", fmt.Errorf("queue arn of %s: %w", url, err)
+	}
+	return out.Attributes[string(sqstypes.QueueAttributeNameQueueArn)], nil
+}
+
+// topicToQueue creates a topic and subscribes queueURL with raw delivery and,
+// when given, a filter policy on the message attributes.
+func topicToQueue(ctx context.Context, n *sns.Client, q *sqs.Client, name, queueURL, filter string) (string, error) {
+	t, err := n.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(resource.Name(name, Stage))})
+	if err != nil {
+		return "", fmt.Errorf("create topic %s: %w", name, err)
+	}
+	arn, err := queueARN(ctx, q, queueURL)
+	if err != nil {
+		return "", err
+	}
+	attrs := map[string]string{"RawMessageDelivery": "true"}
+	if filter != "" {
+		attrs["FilterPolicy"] = filter
+	}
+	if _, err := n.Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn: t.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(arn), Attributes: attrs,
+	}); err != nil {
+		return "", fmt.Errorf("subscribe %s to %s: %w", queueURL, name, err)
+	}
+	return *t.TopicArn, nil
+}
+
+// UsersTableInput declares TurbineUsers as the CDK app does.
+func UsersTableInput(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(resource.UsersKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(resource.UsersKey), KeyType: ddbtypes.KeyTypeHash}},
+	}
+}
+
+// ResourcesTableInput declares FOQUS_Resources with its two local indexes.
+func ResourcesTableInput(name string) *dynamodb.CreateTableInput {
+	lsi := func(index, attr string) ddbtypes.LocalSecondaryIndex {
+		return ddbtypes.LocalSecondaryIndex{
+			IndexName: aws.String(index),
+			KeySchema: []ddbtypes.KeySchemaElement{
+				{AttributeName: aws.String(resource.PK), KeyType: ddbtypes.KeyTypeHash},
+				{AttributeName: aws.String(attr), KeyType: ddbtypes.KeyTypeRange},
+			},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+		}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(resource.PK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(resource.SK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(resource.JobSeq), AttributeType: ddbtypes.ScalarAttributeTypeN},
+			{AttributeName: aws.String(resource.FinishedSeq), AttributeType: ddbtypes.ScalarAttributeTypeN},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(resource.PK), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(resource.SK), KeyType: ddbtypes.KeyTypeRange},
+		},
+		LocalSecondaryIndexes: []ddbtypes.LocalSecondaryIndex{
+			lsi(resource.SeqIndex, resource.JobSeq),
+			lsi(resource.FinishedIndex, resource.FinishedSeq),
+		},
+	}
+}
