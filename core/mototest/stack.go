@@ -197,7 +197,7 @@ func ResourcesTableInput(name string) *dynamodb.CreateTableInput {
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
 			{AttributeName: aws.String(resource.PK), AttributeType: ddbtypes.ScalarAttributeTypeS},
 			{AttributeName: aws.String(resource.SK), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String(resource.JobSeq), AttributeType: ddbtypes.ScalarAttributeTypeN},
+			{AttributeName: aws.String(resource.PendingSeq), AttributeType: ddbtypes.ScalarAttributeTypeN},
 			{AttributeName: aws.String(resource.FinishedSeq), AttributeType: ddbtypes.ScalarAttributeTypeN},
 		},
 		KeySchema: []ddbtypes.KeySchemaElement{
@@ -205,7 +205,7 @@ func ResourcesTableInput(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(resource.SK), KeyType: ddbtypes.KeyTypeRange},
 		},
 		LocalSecondaryIndexes: []ddbtypes.LocalSecondaryIndex{
-			lsi(resource.SeqIndex, resource.JobSeq),
+			lsi(resource.PendingIndex, resource.PendingSeq),
 			lsi(resource.FinishedIndex, resource.FinishedSeq),
 		},
 	}

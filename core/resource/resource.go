@@ -61,14 +61,15 @@ const (
 
 // Key schema of the tables. FOQUS_Resources is a single table whose partition
 // key groups each user's data (see core/sessionstore for the item layouts). Two
-// local secondary indexes order a session's jobs: SeqIndex by append order (the
-// start watermark and session reads), FinishedIndex by finishing order (result pages).
+// sparse local secondary indexes order a session's jobs: PendingIndex holds the
+// jobs appended but not yet confirmed on the queue (what start publishes),
+// FinishedIndex the finished jobs in finishing order (what result pages hold).
 const (
 	UsersKey      = "Username"
 	PK            = "PK"
 	SK            = "SK"
-	SeqIndex      = "BySeq"
-	JobSeq        = "Seq"
+	PendingIndex  = "ByPending"
+	PendingSeq    = "Pending"
 	FinishedIndex = "ByFinish"
 	FinishedSeq   = "FSeq"
 	TTLAttribute  = "TTL"
