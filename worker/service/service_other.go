@@ -1,0 +1,16 @@
+//go:build !windows
+
+package service
+
+import "log/slog"
+
+// execute: without an SCM, run and debug are the same console run.
+func execute(cmd Command, w Worker, log *slog.Logger) error {
+	switch cmd.Verb {
+	case VerbRun, VerbDebug:
+		return runConsole(w, cmd.Run, log)
+	case VerbInstall, VerbRemove, VerbStart, VerbStop:
+		return needsWindows(cmd.Verb)
+	}
+	return usagef("unknown subcommand %q", cmd.Verb)
+}
