@@ -1,0 +1,247 @@
+package sessionstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/resource"
+)
+
+// Finish is the end of one job.
+type Finish struct {
+	ID        string
+	State     job.State // success, error, terminate, expired or invalid
+	Message   string
+	Consumer  string
+	Output    []byte // JSON, kept inline when small
+	OutputKey string // where the full output lives in the session bucket
+}
+
+// MaxInlineOutput is the largest output kept in the job item; a larger one is
+// read from S3 through OutputKey (DynamoDB items stop at 400 KB).
+const MaxInlineOutput = 256 << 10
+
+// FinishResult is the outcome for one job of FinishMany.
+type FinishResult struct {
+	ID  string
+	Seq int64 // its place in the session's finishing order, when Err is nil
+	Err error // a *job.TransitionError (e.g. already final) or ErrNotFound
+}
+
+// FinishMany ends jobs of one session. Each job's final state is written
+// once, whatever the races: the job's condition admits only non-final states,
+// and the session's finish counter (the job's FSeq, its result-page order) is
+// advanced in the same transaction, so finished jobs are numbered without gaps.
+func (st *Store) FinishMany(ctx context.Context, user, sid string, fs []Finish) ([]FinishResult, error) {
+	if err := validSession(user, sid); err != nil {
+		return nil, err
+	}
+	results := make([]FinishResult, 0, len(fs))
+	for start := 0; start < len(fs); start += TransactSize - 1 {
+		chunk := fs[start:min(start+TransactSize-1, len(fs))]
+		r, err := st.finishChunk(ctx, user, sid, chunk)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r...)
+	}
+	return results, nil
+}
+
+// Finish ends one job; see FinishMany.
+func (st *Store) Finish(ctx context.Context, k job.Key, f Finish) (int64, error) {
+	f.ID = k.ID
+	r, err := st.FinishMany(ctx, k.User, k.Session, []Finish{f})
+	if err != nil {
+		return 0, err
+	}
+	return r[0].Seq, r[0].Err
+}
+
+func (st *Store) finishChunk(ctx context.Context, user, sid string, fs []Finish) ([]FinishResult, error) {
+	res := make(map[string]FinishResult, len(fs))
+	for attempt := 0; len(fs) > 0; attempt++ {
+		if attempt == 4*MaxBatchAttempts {
+			return nil, fmt.Errorf("finish %d jobs of session %s: still conflicting after %d attempts", len(fs), sid, attempt)
+		}
+		if attempt > 0 {
+			if err := sleep(ctx, backoff(min(attempt, 4))); err != nil {
+				return nil, err
+			}
+		}
+		sess, err := st.GetSession(ctx, user, sid)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]types.TransactWriteItem, 0, len(fs)+1)
+		for i, f := range fs {
+			if !f.State.Terminal() {
+				return nil, fmt.Errorf("finish job %s as %q: not a final state", f.ID, f.State)
+			}
+			items = append(items, types.TransactWriteItem{Update: st.finishUpdate(user, sid, f, sess.Finished+int64(i)+1)})
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
+			UpdateExpression:          aws.String("SET Finished = :new"),
+			ConditionExpression:       aws.String("Finished = :old"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":new": n(sess.Finished + int64(len(fs))), ":old": n(sess.Finished)},
+		}})
+		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			for i, f := range fs {
+				res[f.ID] = FinishResult{ID: f.ID, Seq: sess.Finished + int64(i) + 1}
+			}
+			break
+		}
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return nil, fmt.Errorf("finish jobs of session %s: %w", sid, err)
+		}
+		failed := conditionFailures(tce)
+		kept := fs[:0:0]
+		for i, f := range fs {
+			if !failed[i] {
+				kept = append(kept, f)
+				continue
+			}
+			var old map[string]types.AttributeValue
+			if i < len(tce.CancellationReasons) {
+				old = tce.CancellationReasons[i].Item
+			}
+			k := job.Key{User: user, Session: sid, ID: f.ID}
+			res[f.ID] = FinishResult{ID: f.ID, Err: st.classify(ctx, k, f.State, old)}
+		}
+		fs = kept // the counter moved or a job was refused: number the rest again
+	}
+	out := make([]FinishResult, 0, len(res))
+	for _, r := range res {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (st *Store) finishUpdate(user, sid string, f Finish, seq int64) *types.Update {
+	names := map[string]string{"#st": "State", "#ttl": resource.TTLAttribute}
+	values := map[string]types.AttributeValue{
+		":to": s(string(f.State)), ":at": s(fmtTime(st.Now())), ":seq": n(seq), ":ttl": n(st.ttl()),
+	}
+	expr := "SET #st = :to, Finished = :at, FSeq = :seq, #ttl = :ttl"
+	for attr, v := range map[string]string{"Message": f.Message, "Consumer": f.Consumer, "OutputKey": f.OutputKey} {
+		if v != "" {
+			expr += ", " + attr + " = :" + attr
+			values[":"+attr] = s(v)
+		}
+	}
+	if len(f.Output) > 0 && len(f.Output) <= MaxInlineOutput {
+		expr += ", Output = :out"
+		values[":out"] = s(string(f.Output))
+	}
+	expr += " REMOVE Pending, LeaseUntil"
+	cond := "attribute_exists(PK) AND " + inStates("#st", job.AllowedFrom(f.State), values)
+	return &types.Update{
+		TableName: &st.table, Key: jobKey(job.Key{User: user, Session: sid, ID: f.ID}),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+}
+
+// Claim gives a queued job to consumer: submit -> setup, or a job in setup or
+// running whose holder's lease has run out (the holder crashed). The job is
+// the consumer's until the lease ends; ExtendLease keeps it.
+func (st *Store) Claim(ctx context.Context, k job.Key, consumer string, lease time.Duration) (job.Job, error) {
+	if err := validJob(k); err != nil {
+		return job.Job{}, err
+	}
+	now := st.Now()
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      jobKey(k),
+		UpdateExpression:         aws.String("SET #st = :setup, Consumer = :c, LeaseUntil = :until, SetupAt = :at, #ttl = :ttl ADD Attempts :one"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND (#st = :submit OR (#st IN (:setup, :running) AND LeaseUntil < :now))"),
+		ExpressionAttributeNames: map[string]string{"#st": "State", "#ttl": resource.TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":setup": s(string(job.Setup)), ":running": s(string(job.Running)), ":submit": s(string(job.Submit)),
+			":c": s(consumer), ":until": n(now.Add(lease).UnixMilli()), ":now": n(now.UnixMilli()),
+			":at": s(fmtTime(now)), ":ttl": n(st.ttl()), ":one": n(1),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		return job.Job{}, st.refusal(ctx, k, job.Setup, err)
+	}
+	return decodeJob(out.Attributes)
+}
+
+// ExtendLease keeps consumer's hold on a running job until until. It fails
+// with the job's refusal when the job was ended meanwhile (killed: the worker
+// stops the run) or taken over.
+func (st *Store) ExtendLease(ctx context.Context, k job.Key, consumer string, until time.Time) (job.Job, error) {
+	return st.setLease(ctx, k, consumer, until.UnixMilli())
+}
+
+// Release hands a held job back: its lease ends now, so the next delivery of
+// its message claims it at once (graceful stop of a worker).
+func (st *Store) Release(ctx context.Context, k job.Key, consumer string) error {
+	_, err := st.setLease(ctx, k, consumer, 0)
+	return err
+}
+
+func (st *Store) setLease(ctx context.Context, k job.Key, consumer string, until int64) (job.Job, error) {
+	if err := validJob(k); err != nil {
+		return job.Job{}, err
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &st.table,
+		Key:                      jobKey(k),
+		UpdateExpression:         aws.String("SET LeaseUntil = :until"),
+		ConditionExpression:      aws.String("Consumer = :c AND #st IN (:setup, :running)"),
+		ExpressionAttributeNames: map[string]string{"#st": "State"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":until": n(until), ":c": s(consumer), ":setup": s(string(job.Setup)), ":running": s(string(job.Running)),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		return job.Job{}, st.refusal(ctx, k, job.Running, err)
+	}
+	return decodeJob(out.Attributes)
+}
+
+// Consumer is a worker process's heartbeat record.
+type Consumer struct {
+	ID       string `dynamodbav:"Id"`
+	Instance string `dynamodbav:"Instance"`
+	Job      string `dynamodbav:"Job,omitempty"`
+	Session  string `dynamodbav:"Session,omitempty"`
+	User     string `dynamodbav:"User,omitempty"`
+	Beat     string `dynamodbav:"Beat"`
+}
+
+// ConsumerTTL is how long a heartbeat record outlives its last beat.
+const ConsumerTTL = time.Hour
+
+// Heartbeat records that consumer is alive.
+func (st *Store) Heartbeat(ctx context.Context, c Consumer) error {
+	c.Beat = fmtTime(st.Now())
+	av, err := attributevalue.MarshalMap(c)
+	if err != nil {
+		return err
+	}
+	av[resource.PK], av[resource.SK] = s("CONSUMER"), s("CONSUMER#"+c.ID)
+	av["Type"], av[resource.TTLAttribute] = s(typeConsumer), n(st.Now().Add(ConsumerTTL).Unix())
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: av}); err != nil {
+		return fmt.Errorf("heartbeat of %s: %w", c.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+// Package sessionstore keeps sessions, jobs, result cursors and worker
+// heartbeats in the FOQUS_Resources table. Every state change is a conditional
+// write derived from job.Check, so duplicates and out-of-order events are
+// refused by DynamoDB itself, and a final state is never overwritten.
+package sessionstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
+
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/resource"
+)
+
+// Defaults of a Store.
+const (
+	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change
+	DefaultStartLease = time.Minute         // how long one start call holds a session's publishing
+	BatchWriteSize    = 25                  // DynamoDB's BatchWriteItem limit
+	TransactSize      = 100                 // DynamoDB's TransactWriteItems limit
+)
+
+// ErrNotFound is returned for a session, job or page the user does not have.
+var ErrNotFound = errors.New("not found")
+
+// Session states.
+const (
+	SessionActive  = "active"
+	SessionStopped = "stopped"
+	SessionKilled  = "killed"
+)
+
+// Session is a user's batch of jobs.
+type Session struct {
+	ID, User, State string
+	Created         time.Time
+	Jobs            int64 // appended
+	Finished        int64 // finished
+}
+
+// Store reads and writes FOQUS_Resources.
+type Store struct {
+	db        *dynamodb.Client
+	table     string
+	Retention time.Duration
+	Now       func() time.Time
+}
+
+// New returns a Store on table.
+func New(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table, Retention: DefaultRetention, Now: time.Now}
+}
+
+func (st *Store) ttl() int64 { return st.Now().Add(st.Retention).Unix() }
+
+// NewJob is one job as a client appends it.
+type NewJob struct {
+	Application string
+	Simulation  string
+	Input       []byte // JSON object
+	Reset       bool
+	Initialize  bool
+}
+
+// Append stores jobs in state create, in order, and returns them with their
+// new ids. The session is created by its first append.
+func (st *Store) Append(ctx context.Context, user, sid string, reqs []NewJob) ([]job.Job, error) {
+	if err := validSession(user, sid); err != nil {
+		return nil, err
+	}
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	now := st.Now().UTC()
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &st.table,
+		Key:              keyOf(userPK(user), sessionSK(sid)),
+		UpdateExpression: aws.String("SET #t = :t, Id = :id, #u = :u, #st = if_not_exists(#st, :active), Created = if_not_exists(Created, :now), Finished = if_not_exists(Finished, :zero), #ttl = :ttl ADD Jobs :n"),
+		ExpressionAttributeNames: map[string]string{
+			"#t": "Type", "#u": "User", "#st": "State", "#ttl": resource.TTLAttribute,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": s(typeSession), ":id": s(sid), ":u": s(user), ":active": s(SessionActive),
+			":now": s(fmtTime(now)), ":zero": n(0), ":ttl": n(st.ttl()), ":n": n(int64(len(reqs))),
+		},
+		ReturnValues: types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append to session %s: %w", sid, err)
+	}
+	var counts struct{ Jobs int64 }
+	if err := attributevalue.UnmarshalMap(out.Attributes, &counts); err != nil {
+		return nil, err
+	}
+	first := counts.Jobs - int64(len(reqs))
+	jobs := make([]job.Job, len(reqs))
+	items := make([]map[string]types.AttributeValue, len(reqs))
+	for i, r := range reqs {
+		app := r.Application
+		if app == "" {
+			app = job.AppFOQUS
+		}
+		seq := first + int64(i)
+		it := jobItem{
+			PK: sessionPK(user, sid), SK: "", Type: typeJob, ID: uuid.NewString(), User: user, Session: sid,
+			Seq: seq, State: string(job.Create), Application: app, Simulation: r.Simulation, Input: string(r.Input),
+			Reset: r.Reset, Initialize: r.Initialize, Created: fmtTime(now), Pending: seq + 1, TTL: st.ttl(),
+		}
+		it.SK = jobSK(it.ID)
+		av, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return nil, err
+		}
+		items[i], jobs[i] = av, it.job()
+	}
+	if err := st.batchPut(ctx, items); err != nil {
+		return nil, fmt.Errorf("append to session %s: %w", sid, err)
+	}
+	return jobs, nil
+}
+
+// GetSession returns one of user's sessions.
+func (st *Store) GetSession(ctx context.Context, user, sid string) (Session, error) {
+	if err := validSession(user, sid); err != nil {
+		return Session{}, err
+	}
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("get session %s: %w", sid, err)
+	}
+	if out.Item == nil {
+		return Session{}, fmt.Errorf("session %s: %w", sid, ErrNotFound)
+	}
+	var it sessionItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return Session{}, err
+	}
+	return it.session(), nil
+}
+
+func (it *sessionItem) session() Session {
+	return Session{ID: it.ID, User: it.User, State: it.State, Created: parseTime(it.Created), Jobs: it.Jobs, Finished: it.Finished}
+}
+
+// Sessions lists user's sessions, page by page.
+func (st *Store) Sessions(ctx context.Context, user string) iter.Seq2[Session, error] {
+	return func(yield func(Session, error) bool) {
+		if err := objectkey.User(user); err != nil {
+			yield(Session{}, err)
+			return
+		}
+		q := &dynamodb.QueryInput{
+			TableName:                 &st.table,
+			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(userPK(user)), ":sk": s("SESSION#")},
+		}
+		for it, err := range query[sessionItem](ctx, st.db, q) {
+			if !yield(it.session(), err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Jobs lists the jobs of a session in append order.
+func (st *Store) Jobs(ctx context.Context, user, sid string) ([]job.Job, error) {
+	if err := validSession(user, sid); err != nil {
+		return nil, err
+	}
+	var jobs []job.Job
+	for it, err := range query[jobItem](ctx, st.db, &dynamodb.QueryInput{
+		TableName:                 &st.table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(sessionPK(user, sid)), ":sk": s("JOB#")},
+	}) {
+		if err != nil {
+			return nil, fmt.Errorf("jobs of session %s: %w", sid, err)
+		}
+		jobs = append(jobs, it.job())
+	}
+	sort.Slice(jobs, func(i, k int) bool { return jobs[i].Seq < jobs[k].Seq })
+	return jobs, nil
+}
+
+// GetJob reads one job.
+func (st *Store) GetJob(ctx context.Context, k job.Key) (job.Job, error) {
+	if err := validJob(k); err != nil {
+		return job.Job{}, err
+	}
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: jobKey(k), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return job.Job{}, fmt.Errorf("get job %s: %w", k.ID, err)
+	}
+	if out.Item == nil {
+		return job.Job{}, fmt.Errorf("job %s: %w", k.ID, ErrNotFound)
+	}
+	return decodeJob(out.Item)
+}
+
+// query runs a paginated Query and yields every item.
+func query[T any](ctx context.Context, db *dynamodb.Client, in *dynamodb.QueryInput) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		p := dynamodb.NewQueryPaginator(db, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, av := range page.Items {
+				var it T
+				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+					yield(zero, err)
+					return
+				}
+				if !yield(it, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func validSession(user, sid string) error {
+	if err := objectkey.User(user); err != nil {
+		return err
+	}
+	return objectkey.ID(sid)
+}
+
+func validJob(k job.Key) error {
+	if err := validSession(k.User, k.Session); err != nil {
+		return err
+	}
+	return objectkey.ID(k.ID)
+}
