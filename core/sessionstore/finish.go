@@ -135,14 +135,14 @@ func (st *Store) finishUpdate(user, sid string, f Finish, seq int64) *types.Upda
 	}
 	expr := "SET #st = :to, Finished = :at, FSeq = :seq, #ttl = :ttl"
 	for attr, v := range map[string]string{"Message": f.Message, "Consumer": f.Consumer, "OutputKey": f.OutputKey} {
-		if v != "" {
-			expr += ", " + attr + " = :" + attr
-			values[":"+attr] = s(v)
+		if v != "" { // names are aliased: DynamoDB reserves words like Output
+			expr += ", #" + attr + " = :" + attr
+			names["#"+attr], values[":"+attr] = attr, s(v)
 		}
 	}
 	if len(f.Output) > 0 && len(f.Output) <= MaxInlineOutput {
-		expr += ", Output = :out"
-		values[":out"] = s(string(f.Output))
+		expr += ", #Output = :Output"
+		names["#Output"], values[":Output"] = "Output", s(string(f.Output))
 	}
 	expr += " REMOVE Pending, LeaseUntil"
 	cond := "attribute_exists(PK) AND " + inStates("#st", job.AllowedFrom(f.State), values)
@@ -176,6 +176,13 @@ func (st *Store) Claim(ctx context.Context, k job.Key, consumer string, lease ti
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && ccf.Item != nil {
+		cur, derr := decodeJob(ccf.Item)
+		if derr == nil && (cur.State == job.Setup || cur.State == job.Running) {
+			return job.Job{}, &HeldError{Consumer: cur.Consumer, Until: cur.LeaseUntil, State: cur.State}
+		}
+	}
 	if err != nil {
 		return job.Job{}, st.refusal(ctx, k, job.Setup, err)
 	}

@@ -102,7 +102,7 @@ func (st *Store) Page(ctx context.Context, user, sid, gen string, num int) ([]jo
 		return nil, fmt.Errorf("result page %d: %w", num, err)
 	}
 	jobs := make([]job.Job, 0, p.To-p.From+1)
-	for it, err := range query[jobItem](ctx, st.db, &dynamodb.QueryInput{
+	for it, err := range query[jobItem](ctx, st, &dynamodb.QueryInput{
 		TableName: &st.table, IndexName: aws.String(resource.FinishedIndex),
 		KeyConditionExpression: aws.String("PK = :pk AND FSeq BETWEEN :from AND :to"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{

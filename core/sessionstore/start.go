@@ -71,7 +71,7 @@ func (st *Store) Pending(ctx context.Context, user, sid string) iter.Seq2[job.Jo
 			yield(job.Job{}, err)
 			return
 		}
-		for it, err := range query[jobItem](ctx, st.db, &dynamodb.QueryInput{
+		for it, err := range query[jobItem](ctx, st, &dynamodb.QueryInput{
 			TableName: &st.table, IndexName: aws.String(resource.PendingIndex),
 			KeyConditionExpression:    aws.String("PK = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(sessionPK(user, sid))},

@@ -55,6 +55,7 @@ type Store struct {
 	table     string
 	Retention time.Duration
 	Now       func() time.Time
+	PageLimit int32 // items per Query page; 0 leaves it to DynamoDB (1 MB pages)
 }
 
 // New returns a Store on table.
@@ -167,7 +168,7 @@ func (st *Store) Sessions(ctx context.Context, user string) iter.Seq2[Session, e
 			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(userPK(user)), ":sk": s("SESSION#")},
 		}
-		for it, err := range query[sessionItem](ctx, st.db, q) {
+		for it, err := range query[sessionItem](ctx, st, q) {
 			if !yield(it.session(), err) || err != nil {
 				return
 			}
@@ -181,7 +182,7 @@ func (st *Store) Jobs(ctx context.Context, user, sid string) ([]job.Job, error) 
 		return nil, err
 	}
 	var jobs []job.Job
-	for it, err := range query[jobItem](ctx, st.db, &dynamodb.QueryInput{
+	for it, err := range query[jobItem](ctx, st, &dynamodb.QueryInput{
 		TableName:                 &st.table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(sessionPK(user, sid)), ":sk": s("JOB#")},
@@ -211,10 +212,13 @@ func (st *Store) GetJob(ctx context.Context, k job.Key) (job.Job, error) {
 }
 
 // query runs a paginated Query and yields every item.
-func query[T any](ctx context.Context, db *dynamodb.Client, in *dynamodb.QueryInput) iter.Seq2[T, error] {
+func query[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
-		p := dynamodb.NewQueryPaginator(db, in)
+		if st.PageLimit > 0 {
+			in.Limit = aws.Int32(st.PageLimit)
+		}
+		p := dynamodb.NewQueryPaginator(st.db, in)
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
