@@ -19,7 +19,12 @@ var ServiceSuppressions = []Suppression{
 	{Rule: "AwsSolutions-IAM5", Reason: "CDK grant action groups (GetObject*, List*, GetBucket*, DeleteObject*, Abort*) on one bucket, and GenerateDataKey* on the one topic key publishers need",
 		AppliesTo: []string{"Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*", "Action::s3:Abort*", "Action::kms:GenerateDataKey*"}},
 	{Rule: "AwsSolutions-IAM5", Reason: "objects of one bucket (bucket ARN/*) and the indexes of one table (table ARN/index/*) are the narrowest resources of those grants",
-		AppliesTo: []string{`/^Resource::<Data(Sessions|Simulations)[0-9A-F]{8}\.Arn>\/\*$/`, `/^Resource::<DataResources[0-9A-F]{8}\.Arn>\/index\/\*$/`}},
+		// A reference renders as <Id.Arn> in the first synthesis and as its
+		// export name once the cross-stack reference is resolved.
+		AppliesTo: []string{
+			`/^Resource::(<Data(Sessions|Simulations)[0-9A-F]{8}\.Arn>|foqus-data-[a-z0-9-]+:ExportsOutputFnGetAttData(Sessions|Simulations)[0-9A-F]{8}Arn[0-9A-F]{8})\/\*$/`,
+			`/^Resource::(<DataResources[0-9A-F]{8}\.Arn>|foqus-data-[a-z0-9-]+:ExportsOutputFnGetAttDataResources[0-9A-F]{8}Arn[0-9A-F]{8})\/index\/\*$/`,
+		}},
 	{Rule: "AwsSolutions-IAM5", Reason: "xray:PutTraceSegments/PutTelemetryRecords and cloudwatch:PutMetricData (conditioned on the FOQUS/Worker namespace) have no resource-level permissions",
 		AppliesTo: []string{"Resource::*"}},
 	{Rule: "AwsSolutions-IAM5", Reason: "the group's ARN embeds a UUID CloudFormation does not expose; the group is pinned by its name",
