@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/foqus-cloud/stack/core/resource"
 )
 
 // Verb is a foqus-worker subcommand.
@@ -150,7 +152,7 @@ func bindRun(fs *flag.FlagSet, o *RunOptions) {
 	o.Config, o.StopGrace = DefaultConfig, DefaultStopGrace
 	fs.StringVar(&o.Config, "config", DefaultConfig, "where the worker reads its settings: "+
 		ConfigEnv+" (flags and FOQUS_* environment variables), "+
-		ConfigIMDS+" (on EC2: stage from the instance tag "+StageTag+" via IMDSv2, then the SSM parameter /foqus/<stage>/worker/config), "+
+		ConfigIMDS+" (on EC2: stage from the instance tag "+StageTag+" via IMDSv2, then the SSM parameter "+fmt.Sprintf(resource.WorkerConfigSSM, "<stage>")+"), "+
 		ConfigSSMPrefix+"<parameter name>, or "+ConfigFilePrefix+"<path to a JSON file>")
 	fs.Var(durationFlag{&o.StopGrace}, "stop-grace", "how long a stop waits for the running job to finish or be handed back (duration or seconds)")
 }

@@ -12,6 +12,8 @@ package service
 import (
 	"fmt"
 	"time"
+
+	"github.com/foqus-cloud/stack/core/resource"
 )
 
 // The installed service. The name is the original's (spec §8), so runbooks
@@ -78,8 +80,9 @@ const (
 	// ConfigEnv: flags and FOQUS_* environment variables (local development).
 	ConfigEnv = "env"
 	// ConfigIMDS: on EC2, the stage from the instance tag StageTag (read with
-	// IMDSv2; the launch template enables tags in metadata), then the JSON of
-	// the SSM parameter resource.WorkerConfigSSM for that stage.
+	// IMDSv2; the launch template enables tags in metadata), then the JSON
+	// (resource.WorkerConfig) of the SSM parameter resource.WorkerConfigSSM
+	// for that stage.
 	ConfigIMDS = "imds"
 	// ConfigSSMPrefix + name: the JSON of that SSM parameter.
 	ConfigSSMPrefix = "ssm:"
@@ -87,8 +90,9 @@ const (
 	ConfigFilePrefix = "file:"
 )
 
-// StageTag is the EC2 instance tag that names the stage for ConfigIMDS.
-const StageTag = "FOQUS-Stage"
+// StageTag is the EC2 instance tag that names the stage for ConfigIMDS
+// (the workers' Auto Scaling group sets it on every instance).
+const StageTag = resource.TagStage
 
 // Definition is everything the SCM is told about the service.
 type Definition struct {
