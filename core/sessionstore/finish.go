@@ -10,8 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/resource"
 )
 
@@ -37,21 +39,76 @@ type FinishResult struct {
 }
 
 // FinishMany ends jobs of one session. Each job's final state is written
-// once, whatever the races: the job's condition admits only non-final states,
-// and the session's finish counter (the job's FSeq, its result-page order) is
-// advanced in the same transaction, so finished jobs are numbered without gaps.
+// once, whatever the races: its conditional write admits only non-final
+// states. The same write gives the job its FSeq, its place in the session's
+// finishing order (result pages), from a block taken off the session's finish
+// counter first; a number whose job refused the write becomes a hole marker,
+// so the order has no gaps that result paging would wait on.
 func (st *Store) FinishMany(ctx context.Context, user, sid string, fs []Finish) ([]FinishResult, error) {
 	if err := validSession(user, sid); err != nil {
 		return nil, err
 	}
-	results := make([]FinishResult, 0, len(fs))
-	for start := 0; start < len(fs); start += TransactSize - 1 {
-		chunk := fs[start:min(start+TransactSize-1, len(fs))]
-		r, err := st.finishChunk(ctx, user, sid, chunk)
-		if err != nil {
-			return results, err
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	for _, f := range fs {
+		if !f.State.Terminal() {
+			return nil, fmt.Errorf("finish job %s as %q: not a final state", f.ID, f.State)
 		}
-		results = append(results, r...)
+		if err := objectkey.ID(f.ID); err != nil {
+			return nil, err
+		}
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
+		UpdateExpression:          aws.String("ADD Finished :k"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": n(int64(len(fs)))},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil, fmt.Errorf("session %s: %w", sid, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finish jobs of session %s: %w", sid, err)
+	}
+	var counts struct{ Finished int64 }
+	if err := attributevalue.UnmarshalMap(out.Attributes, &counts); err != nil {
+		return nil, err
+	}
+	first := counts.Finished - int64(len(fs)) + 1
+	results := make([]FinishResult, len(fs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(WriteParallel)
+	for i, f := range fs {
+		seq := first + int64(i)
+		g.Go(func() error {
+			u := st.finishUpdate(user, sid, f, seq)
+			_, err := st.db.UpdateItem(gctx, &dynamodb.UpdateItemInput{
+				TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+				ExpressionAttributeValues:           u.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			})
+			results[i] = FinishResult{ID: f.ID, Seq: seq}
+			if err == nil {
+				return nil
+			}
+			if !errors.As(err, &ccf) {
+				return fmt.Errorf("finish job %s: %w", f.ID, err)
+			}
+			var old map[string]types.AttributeValue
+			var c *types.ConditionalCheckFailedException
+			if errors.As(err, &c) {
+				old = c.Item
+			}
+			results[i] = FinishResult{ID: f.ID, Err: st.classify(gctx, job.Key{User: user, Session: sid, ID: f.ID}, f.State, old)}
+			return st.putHole(gctx, user, sid, seq)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
@@ -66,66 +123,15 @@ func (st *Store) Finish(ctx context.Context, k job.Key, f Finish) (int64, error)
 	return r[0].Seq, r[0].Err
 }
 
-func (st *Store) finishChunk(ctx context.Context, user, sid string, fs []Finish) ([]FinishResult, error) {
-	res := make(map[string]FinishResult, len(fs))
-	for attempt := 0; len(fs) > 0; attempt++ {
-		if attempt == 4*MaxBatchAttempts {
-			return nil, fmt.Errorf("finish %d jobs of session %s: still conflicting after %d attempts", len(fs), sid, attempt)
-		}
-		if attempt > 0 {
-			if err := sleep(ctx, backoff(min(attempt, 4))); err != nil {
-				return nil, err
-			}
-		}
-		sess, err := st.GetSession(ctx, user, sid)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]types.TransactWriteItem, 0, len(fs)+1)
-		for i, f := range fs {
-			if !f.State.Terminal() {
-				return nil, fmt.Errorf("finish job %s as %q: not a final state", f.ID, f.State)
-			}
-			items = append(items, types.TransactWriteItem{Update: st.finishUpdate(user, sid, f, sess.Finished+int64(i)+1)})
-		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
-			UpdateExpression:          aws.String("SET Finished = :new"),
-			ConditionExpression:       aws.String("Finished = :old"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":new": n(sess.Finished + int64(len(fs))), ":old": n(sess.Finished)},
-		}})
-		_, err = st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil {
-			for i, f := range fs {
-				res[f.ID] = FinishResult{ID: f.ID, Seq: sess.Finished + int64(i) + 1}
-			}
-			break
-		}
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) {
-			return nil, fmt.Errorf("finish jobs of session %s: %w", sid, err)
-		}
-		failed := conditionFailures(tce)
-		kept := fs[:0:0]
-		for i, f := range fs {
-			if !failed[i] {
-				kept = append(kept, f)
-				continue
-			}
-			var old map[string]types.AttributeValue
-			if i < len(tce.CancellationReasons) {
-				old = tce.CancellationReasons[i].Item
-			}
-			k := job.Key{User: user, Session: sid, ID: f.ID}
-			res[f.ID] = FinishResult{ID: f.ID, Err: st.classify(ctx, k, f.State, old)}
-		}
-		fs = kept // the counter moved or a job was refused: number the rest again
+// putHole marks a finish number no job took.
+func (st *Store) putHole(ctx context.Context, user, sid string, seq int64) error {
+	item := keyOf(sessionPK(user, sid), holeSK(seq))
+	item["Type"], item[resource.FinishedSeq], item[resource.TTLAttribute] = s(typeHole), n(seq), n(st.ttl())
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: item})
+	if err != nil {
+		return fmt.Errorf("mark finish number %d unused: %w", seq, err)
 	}
-	out := make([]FinishResult, 0, len(res))
-	for _, r := range res {
-		out = append(out, r)
-	}
-	return out, nil
+	return nil
 }
 
 func (st *Store) finishUpdate(user, sid string, f Finish, seq int64) *types.Update {

@@ -22,6 +22,7 @@ import (
 //	SESSION#<user>#<sid>    JOB#<jid>                job (Pending while not yet on the queue, FSeq once final)
 //	SESSION#<user>#<sid>    GEN#<gen>                result cursor of one generator
 //	SESSION#<user>#<sid>    GEN#<gen>#PAGE#<n>       result page n of a generator: an FSeq range
+//	SESSION#<user>#<sid>    HOLE#<fseq>              a finish number no job took (FSeq, for paging)
 //	CONSUMER                CONSUMER#<id>            worker heartbeat
 const (
 	typeSession  = "Session"
@@ -29,6 +30,7 @@ const (
 	typeCursor   = "Generator"
 	typePage     = "Page"
 	typeConsumer = "Consumer"
+	typeHole     = "Hole"
 )
 
 func userPK(user string) string         { return "USER#" + user }
@@ -37,6 +39,7 @@ func sessionPK(user, sid string) string { return "SESSION#" + user + "#" + sid }
 func jobSK(jid string) string           { return "JOB#" + jid }
 func cursorSK(gen string) string        { return "GEN#" + gen }
 func pageSK(gen string, n int) string   { return fmt.Sprintf("GEN#%s#PAGE#%010d", gen, n) }
+func holeSK(seq int64) string           { return fmt.Sprintf("HOLE#%010d", seq) }
 
 func keyOf(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{resource.PK: s(pk), resource.SK: s(sk)}

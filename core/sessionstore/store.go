@@ -28,7 +28,6 @@ const (
 	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change
 	DefaultStartLease = time.Minute         // how long one start call holds a session's publishing
 	BatchWriteSize    = 25                  // DynamoDB's BatchWriteItem limit
-	TransactSize      = 100                 // DynamoDB's TransactWriteItems limit
 )
 
 // ErrNotFound is returned for a session, job or page the user does not have.
@@ -46,7 +45,7 @@ type Session struct {
 	ID, User, State string
 	Created         time.Time
 	Jobs            int64 // appended
-	Finished        int64 // finished
+	Finished        int64 // finish numbers given out (finished jobs, and holes of refused finishes)
 }
 
 // Store reads and writes FOQUS_Resources.

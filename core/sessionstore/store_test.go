@@ -180,9 +180,14 @@ func TestFinishRaceHasOneWinner(t *testing.T) {
 	if got.State != outcomes[winner%len(outcomes)] || got.Message != fmt.Sprint("racer ", winner) || got.FinishSeq != 1 {
 		t.Fatalf("stored %s %q seq %d, want the winner's %s %q seq 1", got.State, got.Message, got.FinishSeq, outcomes[winner%len(outcomes)], fmt.Sprint("racer ", winner))
 	}
-	sess, _ := st.GetSession(ctx, "alice", sid)
-	if sess.Finished != 1 {
-		t.Fatalf("session counts %d finished, want 1", sess.Finished)
+	gen := uuid.NewString()
+	p, err := st.CreatePage(ctx, "alice", sid, gen, 100)
+	if err != nil || p != 1 {
+		t.Fatalf("result page after the race: %d, %v", p, err)
+	}
+	page, err := st.Page(ctx, "alice", sid, gen, 1)
+	if err != nil || len(page) != 1 || page[0].ID != j.ID || page[0].State != got.State {
+		t.Fatalf("result page holds %+v (%v), want the one winning record", page, err)
 	}
 }
 

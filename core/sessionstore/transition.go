@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -128,86 +129,69 @@ func (st *Store) classify(ctx context.Context, k job.Key, to job.State, old map[
 	return &HeldError{Consumer: cur.Consumer, Until: cur.LeaseUntil, State: cur.State}
 }
 
-// TransitionMany moves many jobs to a non-final state in transactions of 100.
-// Jobs whose state refuses the move are left out; done lists the moved ones.
+// TransitionMany moves many jobs to a non-final state, several writes at a
+// time. Jobs whose state refuses the move are left out; done lists the moved
+// ones. (One conditional write per job rather than transactions: a
+// transaction fails whole on one refused job, and an emulator copies the table
+// per transaction item.)
 func (st *Store) TransitionMany(ctx context.Context, keys []job.Key, to job.State) (done []job.Key, err error) {
 	if to.Terminal() || !to.Valid() {
 		return nil, fmt.Errorf("transition to %q: use Finish for final states", to)
 	}
-	for start := 0; start < len(keys); start += TransactSize {
-		chunk := keys[start:min(start+TransactSize, len(keys))]
-		moved, err := st.transactEach(ctx, chunk, func(k job.Key) types.TransactWriteItem {
-			return types.TransactWriteItem{Update: st.transitionUpdate(k, to, Change{})}
-		})
-		if err != nil {
-			return done, err
-		}
-		done = append(done, moved...)
-	}
-	return done, nil
+	return st.updateEach(ctx, keys, func(k job.Key) *types.Update { return st.transitionUpdate(k, to, Change{}) })
 }
 
 // MarkQueued takes jobs out of the pending index once their messages are
 // confirmed on the queue.
 func (st *Store) MarkQueued(ctx context.Context, keys []job.Key) error {
-	for start := 0; start < len(keys); start += TransactSize {
-		chunk := keys[start:min(start+TransactSize, len(keys))]
-		if _, err := st.transactEach(ctx, chunk, func(k job.Key) types.TransactWriteItem {
-			return types.TransactWriteItem{Update: &types.Update{
-				TableName: &st.table, Key: jobKey(k), UpdateExpression: aws.String("REMOVE Pending"),
-				ConditionExpression: aws.String("attribute_exists(PK)"),
-			}}
-		}); err != nil {
-			return err
+	_, err := st.updateEach(ctx, keys, func(k job.Key) *types.Update {
+		return &types.Update{
+			TableName: &st.table, Key: jobKey(k), UpdateExpression: aws.String("REMOVE Pending"),
+			ConditionExpression: aws.String("attribute_exists(PK)"),
 		}
-	}
-	return nil
+	})
+	return err
 }
 
-// transactEach writes one item per key in a transaction; when conditions
-// fail, it drops those keys and writes the rest again.
-func (st *Store) transactEach(ctx context.Context, keys []job.Key, item func(job.Key) types.TransactWriteItem) ([]job.Key, error) {
-	for attempt := 0; len(keys) > 0; attempt++ {
-		if attempt == MaxBatchAttempts {
-			return nil, fmt.Errorf("transaction of %d jobs still conflicting after %d attempts", len(keys), attempt)
-		}
-		items := make([]types.TransactWriteItem, len(keys))
-		for i, k := range keys {
-			items[i] = item(k)
-		}
-		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil {
-			return keys, nil
-		}
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) {
-			return nil, fmt.Errorf("transact %d jobs: %w", len(keys), err)
-		}
-		failed := conditionFailures(tce)
-		if len(failed) > 0 {
-			kept := keys[:0:0]
-			for i, k := range keys {
-				if !failed[i] {
-					kept = append(kept, k)
-				}
-			}
-			keys = kept
-			continue
-		}
-		if err := sleep(ctx, backoff(attempt+1)); err != nil { // a conflicting transaction: try again
+// WriteParallel is how many single-item writes a batch operation keeps in flight.
+const WriteParallel = 16
+
+// updateEach runs one conditional update per key, WriteParallel at a time,
+// and returns the keys whose condition held.
+func (st *Store) updateEach(ctx context.Context, keys []job.Key, update func(job.Key) *types.Update) ([]job.Key, error) {
+	ok := make([]bool, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(WriteParallel)
+	for i, k := range keys {
+		if err := validJob(k); err != nil {
 			return nil, err
 		}
+		g.Go(func() error {
+			u := update(k)
+			_, err := st.db.UpdateItem(gctx, &dynamodb.UpdateItemInput{
+				TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+				ExpressionAttributeValues: u.ExpressionAttributeValues,
+			})
+			var ccf *types.ConditionalCheckFailedException
+			switch {
+			case errors.As(err, &ccf):
+				return nil
+			case err != nil:
+				return fmt.Errorf("update job %s: %w", k.ID, err)
+			}
+			ok[i] = true
+			return nil
+		})
 	}
-	return nil, nil
-}
-
-// conditionFailures lists the items of a cancelled transaction whose condition failed.
-func conditionFailures(tce *types.TransactionCanceledException) map[int]bool {
-	failed := map[int]bool{}
-	for i, r := range tce.CancellationReasons {
-		if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-			failed[i] = true
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var done []job.Key
+	for i, k := range keys {
+		if ok[i] {
+			done = append(done, k)
 		}
 	}
-	return failed
+	return done, nil
 }
