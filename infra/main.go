@@ -1,5 +1,6 @@
 // Command infra is the CDK app of the FOQUS cloud: `cdk synth -c stage=dev`
-// (or make synth STAGE=dev) declares the stage's stacks.
+// (or make synth STAGE=dev) declares the stage's stacks. Like `cdk synth`, it
+// exits non-zero when synthesis reports errors (cdk-nag findings included).
 package main
 
 import (
@@ -14,20 +15,23 @@ import (
 )
 
 func main() {
-	defer jsii.Close()
-	if err := run(); err != nil {
+	err := run()
+	jsii.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "foqus cdk app:", err)
-		jsii.Close()
 		os.Exit(1)
 	}
 }
 
 func run() error {
 	app := awscdk.NewApp(nil)
-	// The CDK CLI passes cdk.json's context; a direct run (make synth) reads it here.
-	stages := app.Node().TryGetContext(jsii.String("stages"))
-	if stages == nil {
-		wd, _ := os.Getwd()
+	// The CDK CLI passes cdk.json's context; a direct run (make synth) reads
+	// the file here, without overriding what CDK_CONTEXT_JSON already set.
+	if app.Node().TryGetContext(jsii.String("stages")) == nil {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
 		path, err := config.FindCDKJSON(wd)
 		if err != nil {
 			return err
@@ -36,10 +40,14 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		stages = ctx["stages"]
+		for k, v := range ctx {
+			if app.Node().TryGetContext(jsii.String(k)) == nil {
+				app.Node().SetContext(jsii.String(k), v)
+			}
+		}
 	}
 	name, _ := app.Node().TryGetContext(jsii.String("stage")).(string)
-	st, err := config.Parse(stages, name)
+	st, err := config.Parse(app.Node().TryGetContext(jsii.String("stages")), name)
 	if err != nil {
 		return err
 	}
@@ -50,6 +58,19 @@ func run() error {
 	if _, err := stacks.Build(app, st, buildDir); err != nil {
 		return err
 	}
-	app.Synth(nil)
+	asm := app.Synth(nil)
+	var errs int
+	for _, stack := range *asm.Stacks() {
+		for _, m := range *stack.Messages() {
+			if m.Level == "error" {
+				errs++
+				fmt.Fprintf(os.Stderr, "%s: %v\n", *m.Id, m.Entry.Data)
+			}
+		}
+	}
+	if errs > 0 {
+		return fmt.Errorf("%d synthesis errors (see above)", errs)
+	}
+	fmt.Fprintf(os.Stderr, "synthesized stage %s into %s\n", st.Name, *asm.Directory())
 	return nil
 }

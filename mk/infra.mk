@@ -1,6 +1,32 @@
-# CDK app targets (filled by the infra work).
-.PHONY: synth deploy
-synth: ## synthesize the CDK app for STAGE into cdk.out/
-	@echo "synth for stage $(STAGE): the CDK app in infra/ is not written yet"
-deploy: ## deploy STAGE with the pinned aws-cdk CLI
-	@echo "deploy for stage $(STAGE): the CDK app in infra/ is not written yet"
+# CDK app targets. `make synth STAGE=x` runs the prebuilt app binary (CDK_OUTDIR
+# -> cdk.out/); `make deploy STAGE=x` deploys that assembly with the pinned
+# aws-cdk CLI, installed from npm under .tools/ (a dot folder: Go tooling skips
+# it, so the CLI's *.template.go files cannot break `go vet ./...`).
+CDK_CLI_VERSION := 2.1148.1
+CDK_CLI_DIR := $(TOOLS)/cdkcli
+CDK := $(CDK_CLI_DIR)/node_modules/.bin/cdk
+CDK_APP := $(CURDIR)/.cache/bin/foqus-cdk
+CDK_OUT := $(CURDIR)/cdk.out
+CDK_DEPLOY_FLAGS ?= --require-approval broadening
+
+.PHONY: synth deploy cdk-app cdk-cli cdk-bootstrap
+cdk-app:
+	@mkdir -p $(dir $(CDK_APP))
+	go build -o $(CDK_APP) ./infra
+
+synth: build-functions cdk-app ## synthesize the CDK app for STAGE into cdk.out/
+	@rm -rf $(CDK_OUT)
+	CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='{"stage":"$(STAGE)"}' FOQUS_BUILD_DIR=$(BUILD) $(CDK_APP)
+
+$(CDK):
+	@mkdir -p $(CDK_CLI_DIR)
+	npm install --prefix $(CDK_CLI_DIR) --no-audit --no-fund --save-exact aws-cdk@$(CDK_CLI_VERSION)
+
+cdk-cli: $(CDK) ## install the pinned aws-cdk CLI into .tools/cdkcli
+	@$(CDK) --version
+
+cdk-bootstrap: $(CDK) ## once per account/region: the CDK bootstrap stack deploy needs
+	$(CDK) bootstrap
+
+deploy: synth $(CDK) ## deploy STAGE with the pinned aws-cdk CLI
+	$(CDK) deploy --app $(CDK_OUT) --all $(CDK_DEPLOY_FLAGS)
