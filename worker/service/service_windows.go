@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -72,7 +73,8 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.S
 	// PreShutdown: the SCM waits up to the configured preshutdown timeout
 	// for us, where plain Shutdown allows only seconds.
 	const accepts = svc.AcceptStop | svc.AcceptShutdown | svc.AcceptPreShutdown
-	s <- svc.Status{State: svc.StartPending}
+	st := &statusReporter{out: s}
+	st.report(svc.Status{State: svc.StartPending})
 
 	stopReq := make(chan string, 1)
 	done := make(chan struct{})
@@ -85,11 +87,7 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.S
 			case c := <-r:
 				switch c.Cmd {
 				case svc.Interrogate:
-					select {
-					case s <- c.CurrentStatus:
-					case <-done:
-						return
-					}
+					st.repeat()
 				case svc.Stop, svc.Shutdown, svc.PreShutdown:
 					select {
 					case stopReq <- cmdName(c.Cmd):
@@ -100,18 +98,18 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.S
 		}
 	}()
 
-	s <- svc.Status{State: svc.Running, Accepts: accepts}
+	st.report(svc.Status{State: svc.Running, Accepts: accepts})
 	_ = h.log.Info(EventStarted, Name+" started")
 	waitHint := uint32(3 * stopWaitTick / time.Millisecond)
 	var checkpoint uint32
 	stopped, err := supervise(h.w, stopReq, h.grace, supervision{
 		stopping: func(reason string) {
 			_ = h.log.Info(EventStopped, fmt.Sprintf("%s: %s requested; waiting up to %v for the worker", Name, reason, h.grace))
-			s <- svc.Status{State: svc.StopPending, WaitHint: waitHint}
+			st.report(svc.Status{State: svc.StopPending, WaitHint: waitHint})
 		},
 		waiting: func() {
 			checkpoint++
-			s <- svc.Status{State: svc.StopPending, CheckPoint: checkpoint, WaitHint: waitHint}
+			st.report(svc.Status{State: svc.StopPending, CheckPoint: checkpoint, WaitHint: waitHint})
 		},
 		tick: stopWaitTick,
 	})
@@ -130,6 +128,30 @@ func (h *handler) Execute(_ []string, r <-chan svc.ChangeRequest, s chan<- svc.S
 	}
 	_ = h.log.Error(EventError, fmt.Sprintf("%s failed: %v", Name, err))
 	return true, exitFailure
+}
+
+// statusReporter sends status changes to the SCM and answers Interrogate
+// with the last one sent. The lock orders the two senders, so an
+// Interrogate reply cannot overtake a newer state (say Running after
+// StopPending); holding it while sending cannot deadlock because the
+// dispatcher always accepts status changes.
+type statusReporter struct {
+	mu   sync.Mutex
+	last svc.Status
+	out  chan<- svc.Status
+}
+
+func (r *statusReporter) report(s svc.Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = s
+	r.out <- s
+}
+
+func (r *statusReporter) repeat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out <- r.last
 }
 
 func cmdName(c svc.Cmd) string {
