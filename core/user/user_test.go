@@ -1,0 +1,109 @@
+package user_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/user"
+)
+
+var srv *mototest.Server
+
+func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
+
+func newStore(t *testing.T) (*user.Store, *dynamodb.Client, string) {
+	st := srv.Stack(t)
+	db := dynamodb.NewFromConfig(st.Config)
+	s := user.NewStore(db, st.UsersTable)
+	s.Cost = bcrypt.MinCost // the hash is the same algorithm; tests need not pay for cost 11
+	return s, db, st.UsersTable
+}
+
+const password = "correct horse battery"
+
+func TestPasswordIsStoredOnlyAsAHash(t *testing.T) {
+	s, db, table := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "alice", password, user.Premium); err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil || len(out.Items) != 1 {
+		t.Fatalf("scan: %v, %d items", err, len(out.Items))
+	}
+	for name, v := range out.Items[0] {
+		if strings.Contains(strings.ToLower(name), "password") && name != "PasswordHash" {
+			t.Errorf("attribute %s stored", name)
+		}
+		if sv, ok := v.(interface{ String() string }); ok && strings.Contains(sv.String(), password) {
+			t.Errorf("attribute %s holds the plaintext", name)
+		}
+	}
+	u, err := s.Authenticate(ctx, "alice", password)
+	if err != nil || u.Tier != user.Premium || !strings.HasPrefix(u.PasswordHash, "$2a$") || strings.Contains(u.PasswordHash, password) {
+		t.Fatalf("authenticate: %+v, %v", u, err)
+	}
+}
+
+func TestAuthenticateRefusals(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "alice", password, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice", password+"x"); !errors.Is(err, user.ErrWrongPassword) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "mallory", password); !errors.Is(err, user.ErrUnknownUser) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "../alice", password); !errors.Is(err, user.ErrUnknownUser) {
+		t.Fatalf("invalid name: %v", err)
+	}
+	if err := s.SetDisabled(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice", password); !errors.Is(err, user.ErrDisabled) {
+		t.Fatalf("disabled user: %v", err)
+	}
+	if _, err := s.Create(ctx, "alice", password, ""); !errors.Is(err, user.ErrExists) {
+		t.Fatalf("second create: %v", err)
+	}
+	if _, err := s.Create(ctx, "bob", "short", ""); !errors.Is(err, user.ErrWeakPassword) {
+		t.Fatalf("weak password: %v", err)
+	}
+	if err := s.Delete(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "alice"); !errors.Is(err, user.ErrUnknownUser) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestListPaginates(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	for _, n := range []string{"a1", "b2", "c3"} {
+		if _, err := s.Create(ctx, n, password, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for u, err := range s.List(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[u.Name] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("listed %v", seen)
+	}
+}
