@@ -34,10 +34,11 @@ func User(s string) error {
 	return nil
 }
 
-// ID checks a session, job or generator id: a UUID in canonical form.
+// ID checks a session, job or generator id: a UUID in canonical lower-case
+// form, the one spelling each id has in keys.
 func ID(s string) error {
 	u, err := uuid.Parse(s)
-	if err != nil || u.String() != strings.ToLower(s) || len(s) != 36 {
+	if err != nil || u.String() != s {
 		return &InvalidError{"id", s}
 	}
 	return nil
