@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +78,7 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if os.Getenv("MOTO_VERBOSE") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
 	} else {
@@ -153,7 +152,7 @@ func (s *Server) Reset(ctx context.Context) error {
 // Close stops the server and every process it started.
 func (s *Server) Close() {
 	if s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(s.cmd.Process)
 	}
 	<-s.exited
 }

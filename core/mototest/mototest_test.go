@@ -3,6 +3,7 @@ package mototest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -61,5 +62,15 @@ func TestPythonHasMoto(t *testing.T) {
 	p, err := Python()
 	if err != nil || !strings.Contains(p, "python") {
 		t.Fatalf("Python() = %q, %v", p, err)
+	}
+}
+
+// Packages whose tests run on moto are vetted for Windows too (the worker
+// is a Windows service): this package must compile there.
+func TestCompilesForWindows(t *testing.T) {
+	cmd := exec.Command("go", "vet", ".")
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=windows go vet: %v\n%s", err, out)
 	}
 }
