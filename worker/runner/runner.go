@@ -1,0 +1,125 @@
+// Package runner runs one job's flowsheet. A Runner is chosen by the job's
+// Application: fake-job (deterministic, with controls for every failure
+// path) or foqus (FOQUS's own session API through a Python driver). Both run
+// their work in a child process, so a kill or a timeout ends the whole
+// process tree the same way.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/foqus-cloud/stack/core/job"
+)
+
+// Job is what a runner is given: the stored job and an empty work directory
+// that belongs to this run alone.
+type Job struct {
+	Key         job.Key
+	Application string
+	Simulation  string
+	Input       json.RawMessage // the client's input object: {"<node>": {"<var>": value}, "graph": {}}
+	Reset       bool
+	Initialize  bool
+	Dir         string
+}
+
+// Result is a finished flowsheet run.
+type Result struct {
+	// Output is FOQUS's flowsheet value dump (input, output, graphError,
+	// nodeError, nodeSettings, turbineMessages, solTime), kept verbatim.
+	Output json.RawMessage
+	// GraphError is FOQUS's error status of the whole graph: 0 is success.
+	GraphError int
+	// Message says why the flowsheet failed when GraphError is not 0.
+	Message string
+}
+
+// Runner runs one job. It returns when the run ends or ctx is done; in the
+// latter case it has killed every process it started and returns an error
+// wrapping context.Cause(ctx).
+type Runner interface {
+	Run(ctx context.Context, j Job) (Result, error)
+}
+
+// Set maps applications to their runners.
+type Set map[string]Runner
+
+// UnknownApplicationError: no runner for the job's application.
+type UnknownApplicationError struct{ Application string }
+
+func (e *UnknownApplicationError) Error() string {
+	return fmt.Sprintf("no runner for application %q", e.Application)
+}
+
+// For returns the runner of app.
+func (s Set) For(app string) (Runner, error) {
+	if r, ok := s[app]; ok {
+		return r, nil
+	}
+	return nil, &UnknownApplicationError{Application: app}
+}
+
+// OutputError: the run ended but left no readable output.
+type OutputError struct {
+	Path   string
+	Reason string
+}
+
+func (e *OutputError) Error() string { return fmt.Sprintf("output %s: %s", e.Path, e.Reason) }
+
+// output is the part of FOQUS's value dump the worker interprets.
+type output struct {
+	GraphError      *json.Number      `json:"graphError"`
+	NodeError       map[string]any    `json:"nodeError"`
+	TurbineMessages map[string]string `json:"turbineMessages"`
+}
+
+// ParseOutput reads FOQUS's value dump (output.json of a run).
+func ParseOutput(path string, raw []byte) (Result, error) {
+	var o output
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return Result{}, &OutputError{Path: path, Reason: "not a JSON object: " + err.Error()}
+	}
+	if o.GraphError == nil {
+		return Result{}, &OutputError{Path: path, Reason: "no graphError"}
+	}
+	ge, err := o.GraphError.Float64()
+	if err != nil {
+		return Result{}, &OutputError{Path: path, Reason: "graphError is not a number"}
+	}
+	r := Result{Output: json.RawMessage(raw), GraphError: int(ge)}
+	if r.GraphError != 0 {
+		r.Message = failure(r.GraphError, o)
+	}
+	return r, nil
+}
+
+// failure summarises a failed graph: its status and each failed node's
+// status and Turbine message, in node order.
+func failure(graphError int, o output) string {
+	var parts []string
+	nodes := make([]string, 0, len(o.NodeError))
+	for n := range o.NodeError {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		if v, ok := o.NodeError[n].(float64); ok && v == 0 {
+			continue
+		}
+		p := fmt.Sprintf("node %s error %v", n, o.NodeError[n])
+		if m := o.TurbineMessages[n]; m != "" {
+			p += ": " + m
+		}
+		parts = append(parts, p)
+	}
+	msg := fmt.Sprintf("flowsheet error %d", graphError)
+	if len(parts) > 0 {
+		msg += " (" + strings.Join(parts, "; ") + ")"
+	}
+	return msg
+}

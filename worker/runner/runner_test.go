@@ -1,0 +1,232 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+
+	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/objectkey"
+)
+
+var srv *mototest.Server
+
+// envFakePython makes the test binary play the Python interpreter of the
+// foqus runner: it records its command line and writes the recorded FOQUS
+// output where --output says.
+const envFakePython = "FOQUS_TEST_FAKE_PYTHON"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == FakeJobCommand {
+		os.Exit(FakeJobMain(os.Args[2:]))
+	}
+	if os.Getenv(envFakePython) != "" {
+		os.Exit(fakePython(os.Args[1:]))
+	}
+	flag.Parse()
+	os.Exit(mototest.Run(m, &srv))
+}
+
+func fakePython(args []string) int {
+	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
+	out := fs.String("output", "", "")
+	for _, f := range []string{"session", "input", "simulation-dir"} {
+		fs.String(f, "", "")
+	}
+	for _, f := range []string{"reset", "initialize", "register-turbine"} {
+		fs.Bool(f, false, "")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	rec, err := os.ReadFile(os.Getenv(envFakePython))
+	if err != nil {
+		return 2
+	}
+	if os.WriteFile(filepath.Join(filepath.Dir(*out), "argv.json"), must(json.Marshal(args)), 0o600) != nil {
+		return 2
+	}
+	if os.WriteFile(*out, rec, 0o600) != nil {
+		return 2
+	}
+	return 0
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func fakeJob(t *testing.T, input string) Job {
+	t.Helper()
+	return Job{
+		Key:         job.Key{User: "alice", Session: uuid.NewString(), ID: uuid.NewString()},
+		Application: job.AppFakeJob, Simulation: "sim", Input: json.RawMessage(input), Dir: t.TempDir(),
+	}
+}
+
+func TestFakeJobComputesFOQUSShapedOutput(t *testing.T) {
+	r := FakeJob{Exe: os.Args[0]}
+	res, err := r.Run(context.Background(), fakeJob(t, `{"A":{"x":2,"y":3.5},"B":{"z":-1},"graph":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Output     map[string]map[string]float64
+		GraphError *int
+		Input      map[string]map[string]float64
+	}
+	if err := json.Unmarshal(res.Output, &out); err != nil {
+		t.Fatal(err)
+	}
+	if res.GraphError != 0 || out.GraphError == nil || *out.GraphError != 0 {
+		t.Fatalf("graphError %d / %v, want 0", res.GraphError, out.GraphError)
+	}
+	if a := out.Output["A"]; a["sum"] != 5.5 || a["product"] != 7 || a["count"] != 2 {
+		t.Fatalf("node A output %v", a)
+	}
+	if out.Output["B"]["sum"] != -1 || out.Input["A"]["x"] != 2 {
+		t.Fatalf("output %+v", out)
+	}
+}
+
+func TestFakeJobFailureControls(t *testing.T) {
+	r := FakeJob{Exe: os.Args[0]}
+	ctx := context.Background()
+
+	res, err := r.Run(ctx, fakeJob(t, `{"A":{"x":1},"control":{"fail":"solver diverged"}}`))
+	if err != nil || res.GraphError != 1 || !strings.Contains(res.Message, "node A error 1: solver diverged") {
+		t.Fatalf("fail control: %+v, %v", res, err)
+	}
+
+	_, err = r.Run(ctx, fakeJob(t, `{"control":{"exit":3}}`))
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(ee.Stderr, "crashing with status 3") {
+		t.Fatalf("exit control: %v, want an ExitError with status 3 and stderr", err)
+	}
+
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("panic control: recovered %v, want boom", v)
+			}
+		}()
+		_, _ = r.Run(ctx, fakeJob(t, `{"control":{"panic":"boom"}}`))
+	}()
+
+	if _, err := r.Run(ctx, fakeJob(t, `[1]`)); err == nil {
+		t.Fatal("an input that is not an object ran")
+	}
+}
+
+func TestParseRecordedFOQUSOutput(t *testing.T) {
+	raw, err := os.ReadFile("testdata/foqus-output.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ParseOutput("foqus-output.json", raw)
+	if err != nil || res.GraphError != 0 || res.Message != "" || !bytes.Equal(res.Output, raw) {
+		t.Fatalf("recorded output: graphError %d, message %q, err %v", res.GraphError, res.Message, err)
+	}
+	var o map[string]any
+	_ = json.Unmarshal(raw, &o)
+	o["graphError"], o["nodeError"], o["turbineMessages"] = 5, map[string]any{"BFB": 3}, map[string]any{"BFB": "ACM did not converge"}
+	failed, _ := json.Marshal(o)
+	res, err = ParseOutput("x", failed)
+	if err != nil || res.GraphError != 5 || res.Message != "flowsheet error 5 (node BFB error 3: ACM did not converge)" {
+		t.Fatalf("failed output: %+v, %v", res.Message, err)
+	}
+	for _, bad := range []string{`{"input":{}}`, `{"graphError":"x"}`, `nope`} {
+		var oe *OutputError
+		if _, err := ParseOutput("x", []byte(bad)); !errors.As(err, &oe) {
+			t.Fatalf("ParseOutput(%s) = %v, want an OutputError", bad, err)
+		}
+	}
+}
+
+// The foqus runner stages the simulation from S3, starts the driver with the
+// right command line and parses the output it leaves (a recorded one here:
+// FOQUS cannot run on this machine).
+func TestFOQUSStagesRunsAndParses(t *testing.T) {
+	st := srv.Stack(t)
+	ctx := context.Background()
+	s3c := awsconf.NewS3(st.Config)
+	j := Job{
+		Key:         job.Key{User: "alice", Session: uuid.NewString(), ID: uuid.NewString()},
+		Application: job.AppFOQUS, Simulation: "zzfoqus_BFB", Input: json.RawMessage(`{"BFB":{"fg_flow":100377.0},"graph":{}}`),
+		Reset: true, Dir: t.TempDir(),
+	}
+	files := map[string]string{
+		"session.foqus": `{"flowsheet":{}}`, "acm_sinter.json": `{}`, "BFB.acmf": "model", "plugins/x.py": "print(1)",
+		"meta.json": `{}`,
+	}
+	for rel, body := range files {
+		put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", j.Simulation, rel), body)
+	}
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alicex", j.Simulation, "other.txt"), "not hers")
+	abs, _ := filepath.Abs("testdata/foqus-output.json")
+	t.Setenv(envFakePython, abs)
+
+	res, err := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}.Run(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GraphError != 0 || !json.Valid(res.Output) {
+		t.Fatalf("result %+v", res)
+	}
+	for rel, body := range files {
+		got, err := os.ReadFile(filepath.Join(j.Dir, FOQUSSimDir, filepath.FromSlash(rel)))
+		if err != nil || string(got) != body {
+			t.Fatalf("staged %s = %q, %v", rel, got, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(j.Dir, FOQUSSimDir, "other.txt")); err == nil {
+		t.Fatal("staged another user's file")
+	}
+	var argv []string
+	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(j.Dir, "argv.json"))), &argv); err != nil {
+		t.Fatal(err)
+	}
+	sim := filepath.Join(j.Dir, FOQUSSimDir)
+	want := []string{filepath.Join(j.Dir, "foqus_driver.py"), "--session", filepath.Join(sim, "session.foqus"),
+		"--input", filepath.Join(j.Dir, "input.json"), "--output", filepath.Join(j.Dir, "output.json"),
+		"--simulation-dir", sim, "--reset", "--register-turbine"}
+	if strings.Join(argv, " ") != strings.Join(want, " ") {
+		t.Fatalf("driver command line\n got %q\nwant %q", argv, want)
+	}
+	if d, _ := os.ReadFile(want[0]); !bytes.Equal(d, driver) || !bytes.Contains(d, []byte("saveFlowsheetValues")) {
+		t.Fatal("the embedded driver was not written to the run directory")
+	}
+	if in, _ := os.ReadFile(filepath.Join(j.Dir, "input.json")); !bytes.Equal(in, j.Input) {
+		t.Fatalf("input.json = %s", in)
+	}
+
+	// A simulation without session.foqus is refused before anything runs.
+	j.Simulation, j.Dir = "empty", t.TempDir()
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "empty", "model.bkp"), "x")
+	var se *StagingError
+	if _, err := (FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}).Run(ctx, j); !errors.As(err, &se) {
+		t.Fatalf("run without session.foqus: %v, want a StagingError", err)
+	}
+}
+
+func put(t *testing.T, c *s3.Client, bucket, key, body string) {
+	t.Helper()
+	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
