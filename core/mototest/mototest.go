@@ -100,7 +100,7 @@ func Start(ctx context.Context) (*Server, error) {
 		default:
 		}
 		if resp, err := http.Get(s.endpoint + "/moto-api/"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return s, nil
 		}
 		if time.Now().After(deadline) {
@@ -116,7 +116,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -142,7 +142,7 @@ func (s *Server) Reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reset moto: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("reset moto: status %d", resp.StatusCode)
 	}
