@@ -131,7 +131,7 @@ const envPrefix = "FOQUS_WORKER_"
 func settings(s *Settings) []setting {
 	*s = Settings{
 		Concurrency: DefaultConcurrency, Wait: DefaultWait, Lease: DefaultLease, ExtendEvery: DefaultExtendEvery,
-		JobTimeout: DefaultJobTimeout, Drain: DefaultDrain, Heartbeat: DefaultHeartbeat, Metrics: true,
+		JobTimeout: DefaultJobTimeout, Drain: DefaultDrain, Heartbeat: DefaultHeartbeat, Metrics: true, IMDSPoll: DefaultIMDSPoll,
 		WorkDir: filepath.Join(os.TempDir(), "foqus-worker"), Python: DefaultPython,
 	}
 	st := &s.Stack
