@@ -287,7 +287,9 @@ func TestMachinePathScriptWithPwsh(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("a change must leave the reboot marker: %v", err)
 	}
-	os.Remove(marker)
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
 	if second := run(); second != first {
 		t.Errorf("second run changed the PATH:\n%q\n%q", first, second)
 	}

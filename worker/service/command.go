@@ -318,19 +318,21 @@ func ImageInstallOptions() InstallOptions {
 
 // Usage writes the help text: every subcommand and every flag.
 func Usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: foqus-worker <subcommand> [flags] [-- worker arguments]\n\n")
-	fmt.Fprintf(w, "Runs FOQUS cloud jobs. On Windows it is the service %q (%s);\nelsewhere run and debug run the worker in the console (SIGINT/SIGTERM stop it).\n", Name, DisplayName)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: foqus-worker <subcommand> [flags] [-- worker arguments]\n\n")
+	fmt.Fprintf(&b, "Runs FOQUS cloud jobs. On Windows it is the service %q (%s);\nelsewhere run and debug run the worker in the console (SIGINT/SIGTERM stop it).\n", Name, DisplayName)
 	for _, v := range Verbs {
-		fmt.Fprintf(w, "\n  %s\n      %s\n", v, verbHelp[v])
+		fmt.Fprintf(&b, "\n  %s\n      %s\n", v, verbHelp[v])
 		var c Command
 		flagSet(v, &c).VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(w, "    --%s\n        %s%s\n", f.Name, f.Usage, def)
+			fmt.Fprintf(&b, "    --%s\n        %s%s\n", f.Name, f.Usage, def)
 		})
 	}
-	fmt.Fprintf(w, "\nThe service restarts after failures (after %v, %v, then %v; count reset after %v).\n",
+	fmt.Fprintf(&b, "\nThe service restarts after failures (after %v, %v, then %v; count reset after %v).\n",
 		RecoveryDelays[0], RecoveryDelays[1], RecoveryDelays[2], RecoveryResetPeriod)
+	_, _ = io.WriteString(w, b.String()) // help on a closed stdout has nowhere to report
 }

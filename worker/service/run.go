@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 )
@@ -39,10 +38,6 @@ var ErrStopTimeout = errors.New("worker did not stop within the grace period")
 
 // ErrForcedStop: a second interrupt in the console ended the wait early.
 var ErrForcedStop = errors.New("worker stop forced by a second signal")
-
-// errUnexpectedExit: the loop returned although nobody asked it to stop. A
-// service treats that as a failure so the SCM's recovery actions restart it.
-var errUnexpectedExit = errors.New("worker loop returned without a stop request")
 
 // stopWaitTick is how often a stop in progress reports that it is alive
 // (the SCM's checkpoint).
@@ -163,5 +158,3 @@ func Execute(cmd Command, w Worker, log *slog.Logger) error {
 	}
 	return execute(cmd, w, log)
 }
-
-func needsWindows(v Verb) error { return &PlatformError{Verb: v, GOOS: runtime.GOOS} }

@@ -2,7 +2,10 @@
 
 package service
 
-import "log/slog"
+import (
+	"log/slog"
+	"runtime"
+)
 
 // execute: without an SCM, run and debug are the same console run.
 func execute(cmd Command, w Worker, log *slog.Logger) error {
@@ -14,3 +17,5 @@ func execute(cmd Command, w Worker, log *slog.Logger) error {
 	}
 	return usagef("unknown subcommand %q", cmd.Verb)
 }
+
+func needsWindows(v Verb) error { return &PlatformError{Verb: v, GOOS: runtime.GOOS} }

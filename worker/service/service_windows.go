@@ -27,6 +27,10 @@ const (
 	EventError   uint32 = 3
 )
 
+// errUnexpectedExit: the loop returned although nobody asked it to stop. A
+// service treats that as a failure so the SCM's recovery actions restart it.
+var errUnexpectedExit = errors.New("worker loop returned without a stop request")
+
 // exitFailure is the service-specific exit code of a failed worker loop;
 // non-zero so the recovery actions (also on non-crash failures) restart it.
 const exitFailure = 1
@@ -53,7 +57,7 @@ func execute(cmd Command, w Worker, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("open event log source %s (run install first): %w", EventSource, err)
 		}
-		defer elog.Close()
+		defer func() { _ = elog.Close() }()
 		return svc.Run(Name, &handler{w: w, grace: cmd.Run.withDefaults().StopGrace, log: elog})
 	case VerbDebug:
 		return debug.Run(Name, &handler{w: w, grace: cmd.Run.withDefaults().StopGrace, log: debug.New(Name)})
@@ -218,7 +222,7 @@ func install(o InstallOptions, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("connect to the service control manager: %w", err)
 	}
-	defer m.Disconnect()
+	defer disconnect(m)
 
 	cfg := mgrConfig(def, exe, o.Password)
 	s, err := m.OpenService(Name)
@@ -227,7 +231,7 @@ func install(o InstallOptions, log *slog.Logger) error {
 			cfg.ServiceStartName = "LocalSystem" // empty would mean "unchanged"
 		}
 		if err := s.UpdateConfig(cfg); err != nil {
-			s.Close()
+			closeService(s)
 			return fmt.Errorf("update service %s: %w", Name, err)
 		}
 		log.Info("service updated", "name", Name, "command", cfg.BinaryPathName)
@@ -238,7 +242,7 @@ func install(o InstallOptions, log *slog.Logger) error {
 		}
 		log.Info("service installed", "name", Name, "command", cfg.BinaryPathName)
 	}
-	defer s.Close()
+	defer closeService(s)
 
 	actions := make([]mgr.RecoveryAction, len(def.RecoveryDelays))
 	for i, d := range def.RecoveryDelays {
@@ -276,7 +280,7 @@ func remove(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("connect to the service control manager: %w", err)
 	}
-	defer m.Disconnect()
+	defer disconnect(m)
 	s, err := m.OpenService(Name)
 	if errors.Is(err, windows.ERROR_SERVICE_DOES_NOT_EXIST) {
 		log.Info("service not installed", "name", Name)
@@ -285,7 +289,7 @@ func remove(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("open service %s: %w", Name, err)
 	}
-	defer s.Close()
+	defer closeService(s)
 	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
 		if _, err := s.Control(svc.Stop); err != nil && !errors.Is(err, windows.ERROR_SERVICE_NOT_ACTIVE) {
 			return fmt.Errorf("stop service %s: %w", Name, err)
@@ -316,7 +320,7 @@ func openService() (*mgr.Mgr, *mgr.Service, error) {
 	}
 	s, err := m.OpenService(Name)
 	if err != nil {
-		m.Disconnect()
+		disconnect(m)
 		return nil, nil, fmt.Errorf("open service %s: %w", Name, err)
 	}
 	return m, s, nil
@@ -327,8 +331,8 @@ func start(wait time.Duration, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer m.Disconnect()
-	defer s.Close()
+	defer disconnect(m)
+	defer closeService(s)
 	if err := s.Start(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
 		return fmt.Errorf("start service %s: %w", Name, err)
 	}
@@ -344,8 +348,8 @@ func stop(wait time.Duration, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer m.Disconnect()
-	defer s.Close()
+	defer disconnect(m)
+	defer closeService(s)
 	if _, err := s.Control(svc.Stop); err != nil && !errors.Is(err, windows.ERROR_SERVICE_NOT_ACTIVE) {
 		return fmt.Errorf("stop service %s: %w", Name, err)
 	}
@@ -372,3 +376,8 @@ func waitFor(s *mgr.Service, want svc.State, timeout time.Duration) error {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// The SCM handles are released on a best-effort basis: the operation's own
+// error is the one worth reporting, and the process is about to exit.
+func disconnect(m *mgr.Mgr)       { _ = m.Disconnect() }
+func closeService(s *mgr.Service) { _ = s.Close() }
