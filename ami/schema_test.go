@@ -153,6 +153,10 @@ func TestDocumentsFollowAWSTOESchema(t *testing.T) {
 			if v := get(d.root, "schemaVersion"); v == nil || v.Value != "1.0" {
 				t.Errorf("schemaVersion must be 1.0")
 			}
+			// CreateComponent takes inline data up to 16,000 characters.
+			if n := len([]rune(d.Content)); n > 16000 {
+				t.Errorf("%d characters, over Image Builder's 16000 for inline component data", n)
+			}
 			if d.Description == "" || len(d.Description) > 1024 {
 				t.Errorf("description empty or over 1024 characters")
 			}
