@@ -1,0 +1,370 @@
+// Package registry builds the handler of every function of api.Functions()
+// from an SDK configuration and the resource names of resource.Env*. The
+// Lambda mains (functions/cmd/<name>) and the local gateway both build their
+// handlers here, so what runs locally is what runs in Lambda.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/recorder"
+	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/user"
+	"github.com/foqus-cloud/stack/functions/authorizer"
+	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/results"
+	"github.com/foqus-cloud/stack/functions/sessions"
+	"github.com/foqus-cloud/stack/functions/simulations"
+	"github.com/foqus-cloud/stack/functions/updates"
+)
+
+// Set is the handlers New built.
+type Set struct {
+	// HTTP serves the routes of api.Routes, by function name.
+	HTTP map[string]httpx.Handler
+	// Authorizer is the REQUEST authorizer (api.FnAuthorizer).
+	Authorizer func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+	// Updates is the update processor (api.FnUpdateProcessor).
+	Updates func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+}
+
+var (
+	sessionEnv    = []string{resource.EnvResourcesTable, resource.EnvSessionBucket}
+	simulationEnv = []string{resource.EnvSimulationBucket}
+)
+
+// needs is the environment each function reads.
+var needs = map[string][]string{
+	api.FnAuthorizer:      {resource.EnvUsersTable},
+	api.FnApplications:    {},
+	api.FnSessionCreate:   sessionEnv,
+	api.FnSessionList:     sessionEnv,
+	api.FnSessionGet:      sessionEnv,
+	api.FnSessionAppend:   sessionEnv,
+	api.FnSessionStart:    {resource.EnvResourcesTable, resource.EnvSessionBucket, resource.EnvJobTopicARN},
+	api.FnSessionKill:     sessionEnv,
+	api.FnSessionStop:     sessionEnv,
+	api.FnSessionResult:   sessionEnv,
+	api.FnResultPage:      sessionEnv,
+	api.FnSimulationRoot:  simulationEnv,
+	api.FnSimulationGet:   simulationEnv,
+	api.FnSimulationPut:   simulationEnv,
+	api.FnInputPut:        simulationEnv,
+	api.FnInputGet:        simulationEnv,
+	api.FnInputSignedURL:  simulationEnv,
+	api.FnUpdateProcessor: {resource.EnvResourcesTable},
+}
+
+// Needs lists the environment variables (resource.Env*) function name reads,
+// for the CDK app and the local stack to set.
+func Needs(name string) ([]string, error) {
+	env, ok := needs[name]
+	if !ok {
+		return nil, fmt.Errorf("registry: unknown function %q", name)
+	}
+	return slices.Clone(env), nil
+}
+
+// OSEnv reads every resource.Env* variable from the process environment.
+func OSEnv() map[string]string {
+	env := map[string]string{}
+	for _, names := range needs {
+		for _, k := range names {
+			if v, ok := os.LookupEnv(k); ok {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}
+
+// AuthorizerFunc is the REQUEST authorizer's handler.
+type AuthorizerFunc = func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+
+// UpdatesFunc is the update processor's handler.
+type UpdatesFunc = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// New builds the handlers of the named functions (every function of
+// api.Functions() when none is named) on clients made once from cfg and
+// shared. It fails when env lacks a variable one of them needs.
+func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
+	if len(names) == 0 {
+		names = api.Functions()
+	}
+	b := NewBuilder(cfg, env)
+	set := &Set{HTTP: map[string]httpx.Handler{}}
+	for _, name := range names {
+		var err error
+		switch name {
+		case api.FnAuthorizer:
+			set.Authorizer, err = b.Authorizer()
+		case api.FnUpdateProcessor:
+			set.Updates, err = b.Updates()
+		default:
+			set.HTTP[name], err = b.HTTP(name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+// Builder makes each client and service once, on first use. Its methods
+// build one function's handler each and touch only the clients that
+// function uses: a Lambda main calls one of them, so its bootstrap links
+// only its own SDK services (all of them make a bootstrap over 10 MB).
+type Builder struct {
+	cfg aws.Config
+	env map[string]string
+	db  *dynamodb.Client
+	s3c *s3.Client
+	st  *sessionstore.Store
+}
+
+// NewBuilder returns a Builder of handlers on cfg and the resource names in env.
+func NewBuilder(cfg aws.Config, env map[string]string) *Builder {
+	return &Builder{cfg: cfg, env: env}
+}
+
+// check fails when env lacks a variable function name needs.
+func (b *Builder) check(name string) error {
+	vars, err := Needs(name)
+	if err != nil {
+		return err
+	}
+	for _, k := range vars {
+		if b.env[k] == "" {
+			return fmt.Errorf("registry: %s needs the environment variable %s", name, k)
+		}
+	}
+	return nil
+}
+
+func (b *Builder) dynamo() *dynamodb.Client {
+	if b.db == nil {
+		b.db = dynamodb.NewFromConfig(b.cfg)
+	}
+	return b.db
+}
+
+func (b *Builder) s3() *s3.Client {
+	if b.s3c == nil {
+		b.s3c = awsconf.NewS3(b.cfg)
+	}
+	return b.s3c
+}
+
+func (b *Builder) store() *sessionstore.Store {
+	if b.st == nil {
+		b.st = sessionstore.New(b.dynamo(), b.env[resource.EnvResourcesTable])
+	}
+	return b.st
+}
+
+func (b *Builder) outputs() *jobview.Loader {
+	return &jobview.Loader{S3: b.s3(), Bucket: b.env[resource.EnvSessionBucket]}
+}
+
+func (b *Builder) simulations() *simulations.Service {
+	c := b.s3()
+	return &simulations.Service{S3: c, Presign: s3.NewPresignClient(c), Bucket: b.env[resource.EnvSimulationBucket]}
+}
+
+// Authorizer builds the REQUEST authorizer.
+func (b *Builder) Authorizer() (AuthorizerFunc, error) {
+	if err := b.check(api.FnAuthorizer); err != nil {
+		return nil, err
+	}
+	a := &authorizer.Authorizer{Users: user.NewStore(b.dynamo(), b.env[resource.EnvUsersTable])}
+	return a.Handle, nil
+}
+
+// Updates builds the update processor.
+func (b *Builder) Updates() (UpdatesFunc, error) {
+	if err := b.check(api.FnUpdateProcessor); err != nil {
+		return nil, err
+	}
+	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store()}}
+	return p.Handle, nil
+}
+
+// HTTP builds the handler of an HTTP function by name (it links every
+// service; Lambda mains call the function's own method instead).
+func (b *Builder) HTTP(name string) (httpx.Handler, error) {
+	switch name {
+	case api.FnApplications:
+		return b.Applications()
+	case api.FnSessionCreate:
+		return b.SessionCreate()
+	case api.FnSessionList:
+		return b.SessionList()
+	case api.FnSessionGet:
+		return b.SessionGet()
+	case api.FnSessionAppend:
+		return b.SessionAppend()
+	case api.FnSessionStart:
+		return b.SessionStart()
+	case api.FnSessionKill:
+		return b.SessionKill()
+	case api.FnSessionStop:
+		return b.SessionStop()
+	case api.FnSessionResult:
+		return b.SessionResult()
+	case api.FnResultPage:
+		return b.ResultPage()
+	case api.FnSimulationRoot:
+		return b.SimulationRoot()
+	case api.FnSimulationGet:
+		return b.SimulationGet()
+	case api.FnSimulationPut:
+		return b.SimulationPut()
+	case api.FnInputPut:
+		return b.InputPut()
+	case api.FnInputGet:
+		return b.InputGet()
+	case api.FnInputSignedURL:
+		return b.InputSignedURL()
+	}
+	return nil, fmt.Errorf("registry: %q is not an HTTP function", name)
+}
+
+// handler checks name's environment and wraps h with authentication.
+func (b *Builder) handler(name string, h func() httpx.UserHandler) (httpx.Handler, error) {
+	if err := b.check(name); err != nil {
+		return nil, err
+	}
+	return httpx.Authenticated(h()), nil
+}
+
+// Applications builds the handler of get-application.
+func (b *Builder) Applications() (httpx.Handler, error) {
+	return b.handler(api.FnApplications, func() httpx.UserHandler { return simulations.ListApplications })
+}
+
+func (b *Builder) sessions() *sessions.Service { return &sessions.Service{Store: b.store()} }
+
+// SessionCreate builds the handler of post-session-create.
+func (b *Builder) SessionCreate() (httpx.Handler, error) {
+	return b.handler(api.FnSessionCreate, func() httpx.UserHandler { return b.sessions().Create })
+}
+
+// SessionList builds the handler of get-session-list.
+func (b *Builder) SessionList() (httpx.Handler, error) {
+	return b.handler(api.FnSessionList, func() httpx.UserHandler { return b.sessions().List })
+}
+
+// SessionGet builds the handler of get-session.
+func (b *Builder) SessionGet() (httpx.Handler, error) {
+	return b.handler(api.FnSessionGet, func() httpx.UserHandler {
+		s := b.sessions()
+		s.Outputs = b.outputs()
+		return s.Get
+	})
+}
+
+// SessionAppend builds the handler of post-session-append.
+func (b *Builder) SessionAppend() (httpx.Handler, error) {
+	return b.handler(api.FnSessionAppend, func() httpx.UserHandler { return b.sessions().Append })
+}
+
+// SessionStart builds the handler of post-session-start.
+func (b *Builder) SessionStart() (httpx.Handler, error) {
+	return b.handler(api.FnSessionStart, func() httpx.UserHandler {
+		s := b.sessions()
+		s.Jobs = event.NewPublisher(sns.NewFromConfig(b.cfg), b.env[resource.EnvJobTopicARN])
+		return s.Start
+	})
+}
+
+// SessionKill builds the handler of post-session-kill.
+func (b *Builder) SessionKill() (httpx.Handler, error) {
+	return b.handler(api.FnSessionKill, func() httpx.UserHandler { return b.sessions().Kill })
+}
+
+// SessionStop builds the handler of post-session-stop.
+func (b *Builder) SessionStop() (httpx.Handler, error) {
+	return b.handler(api.FnSessionStop, func() httpx.UserHandler { return b.sessions().Stop })
+}
+
+// SessionResult builds the handler of post-session-result.
+func (b *Builder) SessionResult() (httpx.Handler, error) {
+	return b.handler(api.FnSessionResult, func() httpx.UserHandler {
+		return (&results.Service{Store: b.store()}).Generator
+	})
+}
+
+// ResultPage builds the handler of get-session-result-page.
+func (b *Builder) ResultPage() (httpx.Handler, error) {
+	return b.handler(api.FnResultPage, func() httpx.UserHandler {
+		return (&results.Service{Store: b.store(), Outputs: b.outputs()}).Page
+	})
+}
+
+// SimulationRoot builds the handler of get-simulation-root.
+func (b *Builder) SimulationRoot() (httpx.Handler, error) {
+	return b.handler(api.FnSimulationRoot, func() httpx.UserHandler { return b.simulations().List })
+}
+
+// SimulationGet builds the handler of get-simulation.
+func (b *Builder) SimulationGet() (httpx.Handler, error) {
+	return b.handler(api.FnSimulationGet, func() httpx.UserHandler { return b.simulations().Get })
+}
+
+// SimulationPut builds the handler of put-simulation-name.
+func (b *Builder) SimulationPut() (httpx.Handler, error) {
+	return b.handler(api.FnSimulationPut, func() httpx.UserHandler { return b.simulations().Put })
+}
+
+// InputPut builds the handler of put-simulation-input.
+func (b *Builder) InputPut() (httpx.Handler, error) {
+	return b.handler(api.FnInputPut, func() httpx.UserHandler { return b.simulations().PutInput })
+}
+
+// InputGet builds the handler of get-simulation-input-file.
+func (b *Builder) InputGet() (httpx.Handler, error) {
+	return b.handler(api.FnInputGet, func() httpx.UserHandler { return b.simulations().GetInput })
+}
+
+// InputSignedURL builds the handler of post-simulation-signed-url.
+func (b *Builder) InputSignedURL() (httpx.Handler, error) {
+	return b.handler(api.FnInputSignedURL, func() httpx.UserHandler { return b.simulations().SignedURL })
+}
+
+// LambdaConfig is the SDK configuration of a Lambda function, read from the
+// variables Lambda sets: the region, the execution role's credentials, and
+// AWS_ENDPOINT_URL when an emulator plays AWS. It is what awsconf.Load finds
+// there, without linking the shared-config, SSO and IMDS providers (1.2 MB).
+func LambdaConfig() (aws.Config, error) {
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if region == "" || key == "" || secret == "" {
+		return aws.Config{}, fmt.Errorf("registry: AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+	}
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN")),
+	}
+	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
+	}
+	return cfg, nil
+}

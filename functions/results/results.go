@@ -1,0 +1,92 @@
+// Package results serves result pages (spec R10-R12). Pages are kept per
+// generator id and never consumed: two readers, or a client that reconnects,
+// each page through every finished job once.
+package results
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/jobview"
+)
+
+// Service holds what the result routes use.
+type Service struct {
+	Store    *sessionstore.Store
+	Outputs  *jobview.Loader
+	PageSize int // finished jobs per page; sessionstore.DefaultPageSize when 0
+}
+
+func ids(req events.APIGatewayProxyRequest) (sid, gen string, err error) {
+	if sid, err = httpx.SessionID(req); err != nil {
+		return "", "", err
+	}
+	gen = req.PathParameters["generator"]
+	if err := objectkey.ID(gen); err != nil {
+		return "", "", err
+	}
+	return sid, gen, nil
+}
+
+// Generator serves /session/{id}/result/{generator}: POST puts the jobs
+// finished since the generator's last page on a new page and answers its
+// number as a bare integer (R10), the last page's when nothing finished
+// since, 0 before the first; DELETE is accepted and changes nothing (R12).
+func (s *Service) Generator(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, gen, err := ids(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	if req.HTTPMethod == http.MethodDelete {
+		if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		return httpx.Raw(http.StatusOK, "application/json", ""), nil
+	}
+	size := s.PageSize
+	if size <= 0 {
+		size = sessionstore.DefaultPageSize
+	}
+	n, err := s.Store.CreatePage(ctx, user, sid, gen, size)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return httpx.Raw(http.StatusOK, "application/json", strconv.Itoa(n)), nil
+}
+
+// Page answers page {page} of a generator (R11): the finished-job records,
+// each with State and, unless it succeeded, Message.
+func (s *Service) Page(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, gen, err := ids(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	raw := req.PathParameters["page"]
+	num, err := strconv.Atoi(raw)
+	if err != nil || num < 1 {
+		return events.APIGatewayProxyResponse{}, httpx.Errorf(http.StatusBadRequest, "page number %q is not a positive integer", raw)
+	}
+	jobs, err := s.Store.Page(ctx, user, sid, gen, num)
+	if errors.Is(err, sessionstore.ErrNotFound) {
+		return events.APIGatewayProxyResponse{}, httpx.Errorf(http.StatusNotFound, "no result page number %d", num)
+	}
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	outs, err := s.Outputs.Outputs(ctx, jobs)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	recs := make([]jobview.Record, len(jobs))
+	for i, j := range jobs {
+		recs[i] = jobview.NewRecord(j, outs[i])
+	}
+	return httpx.JSON(http.StatusOK, recs)
+}

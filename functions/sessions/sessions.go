@@ -1,0 +1,215 @@
+// Package sessions serves the session routes: create, list, read, append,
+// start, kill and stop (spec R2-R9). Every state change goes through the
+// session store's conditional writes; start enqueues each job exactly once
+// and answers only after SNS confirmed every message.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/jobview"
+)
+
+// Service holds what the session routes use.
+type Service struct {
+	Store   *sessionstore.Store
+	Jobs    *event.Publisher // the job topic
+	Outputs *jobview.Loader
+}
+
+// KillMessage is the Message of every job a kill ends.
+const KillMessage = "killed by user"
+
+// Create answers a fresh session id (R3) or, under /session/{id}/result, a
+// fresh generator id (R9) for one of the user's sessions: a bare JSON string,
+// as the original's content type said, text.
+func (s *Service) Create(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	if _, ok := req.PathParameters["id"]; ok {
+		sid, err := httpx.SessionID(req)
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+	}
+	return httpx.Raw(http.StatusOK, "application/text", `"`+uuid.NewString()+`"`), nil
+}
+
+// List answers the ids of the user's sessions (R2).
+func (s *Service) List(ctx context.Context, _ events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	ids := []string{}
+	for sess, err := range s.Store.Sessions(ctx, user) {
+		if err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
+		ids = append(ids, sess.ID)
+	}
+	return httpx.JSON(http.StatusOK, ids)
+}
+
+// Get answers the metadata of every job of a session, in append order (R4).
+func (s *Service) Get(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, err := httpx.SessionID(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	jobs, err := s.Store.Jobs(ctx, user, sid)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	outs, err := s.Outputs.Outputs(ctx, jobs)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	md := make([]jobview.Metadata, len(jobs))
+	for i, j := range jobs {
+		md[i] = jobview.NewMetadata(j, outs[i])
+	}
+	return httpx.JSON(http.StatusOK, md)
+}
+
+// Append stores the body's jobs in state create and answers their new ids
+// in input order (R5). The session comes into being with its first append.
+func (s *Service) Append(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, err := httpx.SessionID(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	body, err := httpx.LimitedBody(req, MaxAppendBody)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	reqs, err := ParseAppend(body)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	jobs, err := s.Store.Append(ctx, user, sid, reqs)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return httpx.JSON(http.StatusOK, ids)
+}
+
+// Start submits the session's pending jobs and answers their ids (R6); see StartSession.
+func (s *Service) Start(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, err := httpx.SessionID(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	ids, err := s.StartSession(ctx, user, sid)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return httpx.JSON(http.StatusOK, ids)
+}
+
+// Kill ends every job of the session that is not final as terminate (R7),
+// before answering: queued jobs are never run, and a running job's worker
+// loses its lease and stops the run.
+func (s *Service) Kill(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, err := httpx.SessionID(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	if err := s.KillSession(ctx, user, sid); err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return httpx.JSON(http.StatusOK, sid)
+}
+
+// Stop pauses the session's jobs that no worker holds yet (R8); start resumes them.
+func (s *Service) Stop(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	sid, err := httpx.SessionID(req)
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	if err := s.StopSession(ctx, user, sid); err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return httpx.JSON(http.StatusOK, sid)
+}
+
+// KillSession finishes every non-final job of the session as terminate.
+func (s *Service) KillSession(ctx context.Context, user, sid string) error {
+	if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
+		return err
+	}
+	jobs, err := s.Store.Jobs(ctx, user, sid)
+	if err != nil {
+		return err
+	}
+	var fs []sessionstore.Finish
+	for _, j := range jobs {
+		if !j.State.Terminal() {
+			fs = append(fs, sessionstore.Finish{ID: j.ID, State: job.Terminate, Message: KillMessage})
+		}
+	}
+	// Refusals in the results are jobs that finished meanwhile: nothing to kill.
+	if _, err := s.Store.FinishMany(ctx, user, sid, fs); err != nil {
+		return err
+	}
+	return s.Store.SetSessionState(ctx, user, sid, sessionstore.SessionKilled)
+}
+
+// Stop waits this long for a start of the same session before it answers 409.
+const (
+	StopWait = 5 * time.Second
+	stopPoll = 100 * time.Millisecond
+)
+
+// StopSession moves the session's create and submit jobs to stop. It holds
+// the session's start lease meanwhile, so a concurrent start cannot resume
+// what it pauses.
+func (s *Service) StopSession(ctx context.Context, user, sid string) error {
+	deadline := time.Now().Add(StopWait)
+	for {
+		err := s.Store.AcquireStart(ctx, user, sid, sessionstore.DefaultStartLease)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sessionstore.ErrStartBusy) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return httpx.Errorf(http.StatusConflict, "session %s is being started; stop it again later", sid)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(stopPoll):
+		}
+	}
+	defer s.release(ctx, user, sid)
+	jobs, err := s.Store.Jobs(ctx, user, sid)
+	if err != nil {
+		return err
+	}
+	var keys []job.Key
+	for _, j := range jobs {
+		if j.State == job.Create || j.State == job.Submit {
+			keys = append(keys, j.Key())
+		}
+	}
+	if _, err := s.Store.TransitionMany(ctx, keys, job.Stop); err != nil {
+		return err
+	}
+	return s.Store.SetSessionState(ctx, user, sid, sessionstore.SessionStopped)
+}
