@@ -119,7 +119,11 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	s.Monitoring = monitoring.New(s.Service, "Monitoring", st, s.Messaging, s.API, fns.ByName, s.Workers)
 
 	// CloudFormation's dashboard resource takes no tags (cfn-lint E3002).
-	tagProps := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")}
+	// moto 5.2.1 fails on Tags of a KMS key (KeyError 'TagKey') and of an SSM
+	// parameter (expects a list), and the local stack deploys this template
+	// into moto: those two get the same tags from the stack-level tags that
+	// CloudFormation propagates on a real deploy.
+	tagProps := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard", "AWS::KMS::Key", "AWS::SSM::Parameter")}
 	awscdk.Tags_Of(app).Add(jsii.String(TagProject), jsii.String(ProjectName), tagProps)
 	awscdk.Tags_Of(app).Add(jsii.String(TagStage), jsii.String(st.Name), tagProps)
 	awscdk.Tags_Of(s.Data).Add(jsii.String(TagComponent), jsii.String("data"), tagProps)

@@ -725,18 +725,19 @@ func TestAlarmsNotifyTheAlertTopic(t *testing.T) {
 }
 
 func TestCostTagsOnEverything(t *testing.T) {
+	// Stack-level tags: CloudFormation propagates them to every taggable resource.
+	for _, stack := range []awscdk.Stack{dev.stage.Data, dev.stage.Service} {
+		tags := *stack.Tags().TagValues()
+		if tags[stacks.TagProject] == nil || *tags[stacks.TagProject] != stacks.ProjectName || tags[stacks.TagStage] == nil || *tags[stacks.TagStage] != "dev" {
+			t.Errorf("%s: stack tags %v", *stack.StackName(), tags)
+		}
+	}
 	untaggable := map[string]bool{"AWS::CloudWatch::Dashboard": true}
 	for _, tmpl := range []template{dev.data, dev.svc} {
 		for id, r := range tmpl.Resources {
 			tags, ok := r.Properties["Tags"]
 			if !ok || untaggable[r.Type] {
 				continue // types without a Tags property
-			}
-			if m, isMap := tags.(map[string]any); isMap { // SSM parameters take a map
-				if m[stacks.TagProject] != stacks.ProjectName || m[stacks.TagStage] != "dev" {
-					t.Errorf("%s (%s): tags %v lack %s/%s", id, r.Type, tags, stacks.TagProject, stacks.TagStage)
-				}
-				continue
 			}
 			if !mentions(tags, `"Key":"`+stacks.TagProject+`"`) || !mentions(tags, `"Key":"`+stacks.TagStage+`"`) {
 				t.Errorf("%s (%s): tags %v lack %s/%s", id, r.Type, tags, stacks.TagProject, stacks.TagStage)
