@@ -786,22 +786,29 @@ func TestCfnLint(t *testing.T) {
 	if py == "" {
 		t.Skip("FOQUS_PYTHON is unset: run under `make test`, or set it to a python3 that has cfn-lint")
 	}
+	var files []string
 	for _, s := range []*synthesized{dev, prod} {
 		for _, stack := range []awscdk.Stack{s.stage.Data, s.stage.Service} {
-			file := filepath.Join(s.outDir, *stack.StackName()+".template.json")
-			// cfn-lint 1.x has no __main__ module: call its runner.
-			cmd := exec.Command(py, "-c", "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())", "--format", "parseable", file)
-			out, err := cmd.CombinedOutput()
-			var errLines []string
-			for _, l := range strings.Split(string(out), "\n") {
-				if regexp.MustCompile(`:E\d{4}:`).MatchString(l) {
-					errLines = append(errLines, l)
-				}
-			}
-			code := cmd.ProcessState.ExitCode()
-			if len(errLines) > 0 || code&2 != 0 || code == 1 || (err != nil && code < 0) {
-				t.Errorf("cfn-lint %s: exit %d\n%s", filepath.Base(file), code, out)
-			}
+			files = append(files, filepath.Join(s.outDir, *stack.StackName()+".template.json"))
+		}
+	}
+	// cfn-lint 1.x has no __main__ module: call its runner. One process for
+	// every template (its start-up dominates).
+	args := append([]string{"-c", "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())", "--format", "parseable"}, files...)
+	cmd := exec.Command(py, args...)
+	out, err := cmd.CombinedOutput()
+	var errLines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if regexp.MustCompile(`:E\d{4}:`).MatchString(l) {
+			errLines = append(errLines, l)
+		}
+	}
+	// Exit status is a bit mask: 2 errors, 4 warnings, 8 informational; 1 a crash.
+	code := cmd.ProcessState.ExitCode()
+	if len(errLines) > 0 || code&2 != 0 || code == 1 || code < 0 {
+		t.Errorf("cfn-lint: exit %d (%v)\n%s", code, err, strings.Join(errLines, "\n"))
+		if len(errLines) == 0 {
+			t.Log(string(out))
 		}
 	}
 }

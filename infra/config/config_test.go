@@ -1,0 +1,87 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every stage in the repository's cdk.json is valid, and prod keeps its data.
+func TestCDKJSONStages(t *testing.T) {
+	wd, _ := os.Getwd()
+	p, err := FindCDKJSON(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := FileContext(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dev", "test", "prod"} {
+		st, err := Parse(ctx["stages"], name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if name == "prod" && !st.Retain() {
+			t.Error("prod does not retain its data")
+		}
+	}
+	if st, err := Parse(ctx["stages"], ""); err != nil || st.Name != DefaultStage {
+		t.Errorf("default stage: %v %v", st.Name, err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	good := map[string]any{"workerInstanceType": "t3.large", "minWorkers": 0, "maxWorkers": 2, "logRetentionDays": 14,
+		"removalPolicy": "destroy", "apiRateLimit": 10, "apiBurstLimit": 20, "jobLeaseMinutes": 15, "dataExpirationDays": 7}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for kk, vv := range good {
+			m[kk] = vv
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return map[string]any{"x": m}
+	}
+	if _, err := Parse(map[string]any{"x": good}, "x"); err != nil {
+		t.Fatalf("good stage: %v", err)
+	}
+	for _, c := range []struct {
+		stages any
+		name   string
+		want   string
+	}{
+		{nil, "x", `no "stages"`},
+		{map[string]any{"x": good}, "y", `stage "y" is not in`},
+		{with("logRetentionDays", 10), "x", "logRetentionDays 10"},
+		{with("maxWorkers", 0), "x", "maxWorkers"},
+		{with("minWorkers", 3), "x", "minWorkers (3)"},
+		{with("removalPolicy", "keep"), "x", "removalPolicy"},
+		{with("jobLeaseMinutes", 721), "x", "jobLeaseMinutes"},
+		{with("workerInstanceType", nil), "x", "workerInstanceType is empty"},
+		{with("seats", 3), "x", `unknown field "seats"`},
+	} {
+		_, err := Parse(c.stages, c.name)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v/%s: %v, want an error with %q", c.stages, c.name, err, c.want)
+		}
+	}
+}
+
+func TestFindCDKJSONWalksUp(t *testing.T) {
+	root := t.TempDir()
+	deep := filepath.Join(root, "a", "b")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "cdk.json"), []byte(`{"context":{}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := FindCDKJSON(deep); err != nil || p != filepath.Join(root, "cdk.json") {
+		t.Errorf("FindCDKJSON = %q, %v", p, err)
+	}
+}
