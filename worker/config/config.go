@@ -151,7 +151,7 @@ func settings(s *Settings) []setting {
 		{"drain", envPrefix + "DRAIN", "on stop or instance termination, how long running jobs may finish before they are handed back to the queue", durationValue{&s.Drain}},
 		{"heartbeat", envPrefix + "HEARTBEAT", "consumer heartbeat interval (store record and CloudWatch metric)", durationValue{&s.Heartbeat}},
 		{"metrics", envPrefix + "METRICS", "publish the heartbeat metric " + resource.WorkerMetricNamespace + "/" + resource.WorkerHeartbeatMetric + " to CloudWatch", boolValue{&s.Metrics}},
-		{"imds-poll", envPrefix + "IMDS_POLL", "how often to ask instance metadata (IMDSv2) for a termination or spot interruption notice; 0: never (default 5s with --config imds; AWS_EC2_METADATA_SERVICE_ENDPOINT moves the endpoint)", durationValue{&s.IMDSPoll}},
+		{"imds-poll", envPrefix + "IMDS_POLL", "how often to ask instance metadata (IMDSv2) for a termination or spot interruption notice; 0: never; used with --config imds, or elsewhere when given (AWS_EC2_METADATA_SERVICE_ENDPOINT moves the endpoint)", durationValue{&s.IMDSPoll}},
 		{"work-dir", envPrefix + "WORK_DIR", "directory of the per-job work directories", stringValue{&s.WorkDir}},
 		{"keep-work", envPrefix + "KEEP_WORK", "keep each job's work directory (inputs, staged files, logs, output) after it ends", boolValue{&s.KeepWork}},
 		{"python", envPrefix + "PYTHON", "Python interpreter with FOQUS (foqus_lib) for the foqus runner", stringValue{&s.Python}},

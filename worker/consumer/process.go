@@ -1,0 +1,225 @@
+package consumer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/worker/runner"
+)
+
+// Publish retries on top of the SDK's own, before the message is left to
+// come back after its lease.
+const (
+	publishAttempts = 3
+	publishBackoff  = time.Second
+)
+
+// handle decodes one message and runs its job; visibleUntil is when the
+// message becomes visible again unless extended.
+func (c *Consumer) handle(ctx context.Context, m sqstypes.Message, visibleUntil time.Time) {
+	defer func() {
+		if r := recover(); r != nil { // a bug here must not take the worker down
+			c.log.Error("panic handling a message; it will be delivered again", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	attrs := event.SQSAttributes(m.MessageAttributes)
+	msg, err := event.Decode(aws.ToString(m.Body), attrs)
+	sub, ok := msg.(event.Submit)
+	if err == nil && !ok {
+		err = &event.DecodeError{Kind: event.UnknownType, Field: "type", Reason: msg.Event() + " is not a job to run"}
+	}
+	if err != nil {
+		c.poison(ctx, m, attrs, err)
+		return
+	}
+	c.process(ctx, m, sub, visibleUntil)
+}
+
+// process claims, runs and reports one job.
+func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Submit, visibleUntil time.Time) {
+	k := job.Key{User: sub.User, Session: sub.Session, ID: sub.Job}
+	log := c.log.With("job", k.ID, "session", k.Session, "user", k.User)
+	j, err := c.store.Claim(ctx, k, c.ID, c.s.Lease)
+	if err != nil {
+		c.refused(ctx, m, log, err)
+		return
+	}
+	if j, err = c.store.Transition(ctx, k, job.Running, sessionstore.Change{Consumer: c.ID}); err != nil {
+		if errors.Is(err, job.ErrAlreadyFinal) { // killed right after the claim
+			c.delete(ctx, m, log)
+			return
+		}
+		log.Error("could not mark the job running; its lease will run out and it comes back", "err", err)
+		return
+	}
+	log = log.With("attempt", j.Attempts)
+	log.Info("job running", "application", j.Application, "simulation", j.Simulation)
+	c.track(k, true)
+	defer c.track(k, false)
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, c.s.JobTimeout, &TimeoutError{After: c.s.JobTimeout})
+	defer cancelTimeout()
+	stopExtending := c.extend(runCtx, stop, k, m, visibleUntil, log)
+	res, runErr := c.run(runCtx, j, log)
+	cause := context.Cause(runCtx)
+	stopExtending()
+
+	// The job's context may be gone (hand-back): end the job on a fresh one.
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var te *TimeoutError
+	switch {
+	case errors.Is(cause, errKilled):
+		log.Info("job killed: process tree ended", "run_error", runErr)
+		c.delete(end, m, log)
+		return
+	case errors.Is(cause, errLost):
+		log.Warn("job lost to another consumer; dropping this run", "run_error", runErr)
+		return
+	case errors.Is(cause, errHandBack):
+		c.handBack(end, k, m, log)
+		return
+	}
+	st := event.Status{User: k.User, Session: k.Session, Job: k.ID, State: job.Success, Consumer: c.ID, Instance: c.s.Instance}
+	switch {
+	case errors.As(cause, &te):
+		st.State, st.Message = job.Error, te.Error()
+	case runErr != nil:
+		st.State, st.Message = job.Error, runErr.Error()
+	case res.GraphError != 0:
+		st.State, st.Message = job.Error, res.Message
+	}
+	if len(res.Output) > 0 {
+		if err := c.saveOutput(end, k, res.Output); err != nil {
+			st.State, st.Message = job.Error, "store output: "+err.Error()
+		} else {
+			st.OutputKey = objectkey.JobOutput(k.User, k.Session, k.ID)
+			if len(res.Output) <= MaxInlineOutput {
+				st.Output = res.Output
+			}
+		}
+	}
+	st.At = time.Now().UTC()
+	if err := c.publish(end, st); err != nil {
+		log.Error("could not publish the job's end; the message comes back after its lease", "err", err)
+		return
+	}
+	log.Info("job ended", "state", st.State, "message", st.Message)
+	c.delete(end, m, log)
+}
+
+// run runs j in a fresh work directory; a runner's panic becomes its error.
+func (c *Consumer) run(ctx context.Context, j job.Job, log *slog.Logger) (res runner.Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("runner panicked", "panic", r, "stack", string(debug.Stack()))
+			err = &PanicError{Value: r}
+		}
+	}()
+	r, err := c.runners.For(j.Application)
+	if err != nil {
+		return runner.Result{}, err
+	}
+	// One directory per attempt: a crashed worker's orphans cannot write into it.
+	dir := filepath.Join(c.s.WorkDir, j.ID, strconv.Itoa(j.Attempts))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return runner.Result{}, err
+	}
+	if !c.s.KeepWork {
+		defer os.RemoveAll(filepath.Dir(dir))
+	}
+	return r.Run(ctx, runner.Job{
+		Key: j.Key(), Application: j.Application, Simulation: j.Simulation, Input: j.Input,
+		Reset: j.Reset, Initialize: j.Initialize, Dir: dir,
+	})
+}
+
+// refused handles a claim the store refused.
+func (c *Consumer) refused(ctx context.Context, m sqstypes.Message, log *slog.Logger, err error) {
+	var he *sessionstore.HeldError
+	var te *job.TransitionError
+	switch {
+	case errors.As(err, &he):
+		// Another consumer runs it (a duplicate delivery): look again when
+		// its lease ends; by then it is final, or its holder is gone.
+		log.Info("job held by another consumer; message left", "holder", he.Consumer, "until", he.Until)
+		c.setVisibility(ctx, m, time.Until(he.Until)+time.Second, log)
+	case errors.As(err, &te) && (te.From == job.Setup || te.From == job.Running):
+		log.Info("job held by another consumer; message left", "state", te.From)
+	case errors.As(err, &te), errors.Is(err, sessionstore.ErrNotFound):
+		// Final, stopped (a resume enqueues it again) or gone: nothing to run.
+		log.Info("job not runnable; message deleted", "reason", err)
+		c.delete(ctx, m, log)
+	default:
+		log.Error("claim failed; message retried soon", "err", err)
+		c.setVisibility(ctx, m, c.s.ExtendEvery, log)
+	}
+}
+
+// handBack releases the job's lease and makes its message visible at once,
+// so another worker takes it over without waiting.
+func (c *Consumer) handBack(ctx context.Context, k job.Key, m sqstypes.Message, log *slog.Logger) {
+	if err := c.store.Release(ctx, k, c.ID); err != nil {
+		log.Warn("release of the job's lease failed; it runs out by itself", "err", err)
+	}
+	c.setVisibility(ctx, m, 0, log)
+	log.Info("job handed back")
+}
+
+func (c *Consumer) saveOutput(ctx context.Context, k job.Key, out []byte) error {
+	_, err := c.c.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(c.s.Stack.SessionBucket), Key: aws.String(objectkey.JobOutput(k.User, k.Session, k.ID)),
+		Body: bytes.NewReader(out), ContentType: aws.String("application/json"),
+	})
+	return err
+}
+
+// publish sends the job's one terminal event and returns once SNS confirmed it.
+func (c *Consumer) publish(ctx context.Context, st event.Status) error {
+	var err error
+	for attempt := range publishAttempts {
+		if attempt > 0 {
+			sleep(ctx, publishBackoff<<attempt)
+		}
+		if err = c.pub.Publish(ctx, st); err == nil || event.IsDecodeError(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (c *Consumer) delete(ctx context.Context, m sqstypes.Message, log *slog.Logger) {
+	if _, err := c.c.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{
+		QueueUrl: aws.String(c.s.Stack.JobQueueURL), ReceiptHandle: m.ReceiptHandle,
+	}); err != nil {
+		log.Warn("delete of the message failed; its redelivery will find the job final", "err", err)
+	}
+}
+
+// setVisibility makes the message visible again after d (0: now).
+func (c *Consumer) setVisibility(ctx context.Context, m sqstypes.Message, d time.Duration, log *slog.Logger) {
+	d = min(max(d, 0), 12*time.Hour) // SQS's range
+	if _, err := c.c.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(c.s.Stack.JobQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: seconds(d),
+	}); err != nil {
+		log.Warn("change of the message's visibility failed", "err", err)
+	}
+}
