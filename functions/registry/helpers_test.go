@@ -1,0 +1,216 @@
+package registry_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/user"
+	"github.com/foqus-cloud/stack/functions/registry"
+)
+
+var srv *mototest.Server
+
+func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
+
+// env is a fresh stack in moto with every handler built on it.
+type env struct {
+	t     testing.TB
+	st    *mototest.Stack
+	set   *registry.Set
+	store *sessionstore.Store
+	users *user.Store
+	sqs   *sqs.Client
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	st := srv.Stack(t)
+	set, err := registry.New(st.Config, st.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := user.NewStore(dynamodb.NewFromConfig(st.Config), st.UsersTable)
+	users.Cost = bcrypt.MinCost
+	return &env{
+		t: t, st: st, set: set, users: users, sqs: sqs.NewFromConfig(st.Config),
+		store: sessionstore.New(dynamodb.NewFromConfig(st.Config), st.ResourcesTable),
+	}
+}
+
+// fixture reads a JSON event from testdata into v.
+func fixture(t testing.TB, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// route finds the route of method and path as API Gateway does, with its
+// path parameters.
+func route(method, path string) (api.Route, map[string]string, bool) {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, r := range api.Routes {
+		if r.Method != method {
+			continue
+		}
+		if params, ok := match(strings.Split(strings.TrimPrefix(r.Path, "/"), "/"), segs); ok {
+			return r, params, true
+		}
+	}
+	return api.Route{}, nil, false
+}
+
+func match(rs, segs []string) (map[string]string, bool) {
+	params := map[string]string{}
+	for i, s := range rs {
+		if i >= len(segs) {
+			return nil, false
+		}
+		switch {
+		case strings.HasSuffix(s, "+}"):
+			params[strings.Trim(s, "{+}")] = strings.Join(segs[i:], "/")
+			return params, true
+		case strings.HasPrefix(s, "{"):
+			params[strings.Trim(s, "{}")] = segs[i]
+		case s != segs[i]:
+			return nil, false
+		}
+	}
+	return params, len(rs) == len(segs)
+}
+
+// request is the fixture proxy event rewritten for method, path, principal
+// (none when empty), query and body.
+func request(t testing.TB, method, path, principal string, query map[string]string, body string) (events.APIGatewayProxyRequest, string) {
+	t.Helper()
+	r, params, ok := route(method, path)
+	if !ok {
+		t.Fatalf("no route for %s %s", method, path)
+	}
+	var req events.APIGatewayProxyRequest
+	fixture(t, "apigw-request.json", &req)
+	req.Resource, req.Path, req.HTTPMethod, req.PathParameters = r.Path, path, method, params
+	req.RequestContext.ResourcePath, req.RequestContext.HTTPMethod = r.Path, method
+	req.QueryStringParameters, req.Body = query, body
+	if principal == "" {
+		req.RequestContext.Authorizer = nil
+	} else {
+		req.RequestContext.Authorizer["principalId"] = principal
+	}
+	return req, r.Function
+}
+
+// call serves one request through the handler API Gateway would invoke.
+func (e *env) call(method, path, principal string, query map[string]string, body string) events.APIGatewayProxyResponse {
+	e.t.Helper()
+	req, fn := request(e.t, method, path, principal, query, body)
+	h := e.set.HTTP[fn]
+	if h == nil {
+		e.t.Fatalf("no handler for %s", fn)
+	}
+	resp, err := h(context.Background(), req)
+	if err != nil {
+		e.t.Fatalf("%s %s: handler error %v (API Gateway would answer 502)", method, path, err)
+	}
+	if resp.Headers["Access-Control-Allow-Origin"] != "*" {
+		e.t.Errorf("%s %s: no CORS header: %v", method, path, resp.Headers)
+	}
+	return resp
+}
+
+// ok calls and requires 200, decoding the body into v when not nil.
+func (e *env) ok(method, path, principal string, body string, v any) events.APIGatewayProxyResponse {
+	e.t.Helper()
+	resp := e.call(method, path, principal, nil, body)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, resp.Body)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(resp.Body), v); err != nil {
+			e.t.Fatalf("%s %s: body %q: %v", method, path, resp.Body, err)
+		}
+	}
+	return resp
+}
+
+// failed requires status and a JSON {"Message": ...} body, and returns the message.
+func failed(t testing.TB, resp events.APIGatewayProxyResponse, status int) string {
+	t.Helper()
+	var m struct{ Message *string }
+	if resp.StatusCode != status || json.Unmarshal([]byte(resp.Body), &m) != nil || m.Message == nil || *m.Message == "" {
+		t.Fatalf("got %d %q, want %d with a JSON Message", resp.StatusCode, resp.Body, status)
+	}
+	return *m.Message
+}
+
+// jobsBody is an append body of n FOQUS-style jobs numbered from first.
+func jobsBody(first, n int, app string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		in, _ := json.Marshal(map[string]any{"node": map[string]any{"x": first + i}, "graph": map[string]any{}})
+		b.WriteString(`{"Simulation":"zzfoqus_flow","Input":` + string(in) + `,"Reset":false,"Application":"` + app + `"}`)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// newSession creates a session of user with n appended jobs and returns its id and the job ids.
+func (e *env) newSession(principal string, n int) (string, []string) {
+	e.t.Helper()
+	var sid string
+	e.ok("POST", "/session", principal, "", &sid)
+	var ids []string
+	e.ok("POST", "/session/"+sid, principal, jobsBody(0, n, "fake-job"), &ids)
+	return sid, ids
+}
+
+// drain receives and deletes up to max messages from a queue, waiting at most
+// idle polls with nothing to receive.
+func (e *env) drain(queueURL string, max, idle int) []sqstypes.Message {
+	e.t.Helper()
+	var got []sqstypes.Message
+	for empty := 0; len(got) < max && empty < idle; {
+		out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			empty++
+			continue
+		}
+		empty = 0
+		got = append(got, out.Messages...)
+		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(string(rune('a' + i))), ReceiptHandle: m.ReceiptHandle}
+		}
+		if _, err := e.sqs.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &queueURL, Entries: entries}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return got
+}
