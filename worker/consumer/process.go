@@ -65,7 +65,7 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 			c.delete(ctx, m, log)
 			return
 		}
-		log.Error("could not mark the job running; its lease will run out and it comes back", "err", err)
+		log.Warn("could not mark the job running; the message comes back after the lease", "err", err)
 		return
 	}
 	log = log.With("attempt", j.Attempts)

@@ -1,0 +1,121 @@
+//go:build unix
+
+package consumer_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/worker/runner"
+)
+
+// The worker is SIGKILLed mid-job: once its lease and the message's
+// visibility run out, the job is delivered again, another worker takes it
+// over and it finishes exactly once.
+func TestSIGKILLMidJobFinishesOnce(t *testing.T) {
+	h := newHarness(t)
+	a := h.startWorker()
+	k := h.submit(fakeJob(`{"A":{"x":7},"control":{"delay":2}}`))[0]
+	first := h.waitFor(k, 20*time.Second, "running", func(j job.Job) bool { return j.State == job.Running })
+	time.Sleep(700 * time.Millisecond) // past the first lease extension
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+
+	b := h.startWorker()
+	j := h.waitFinal(k, 30*time.Second)
+	if j.State != job.Success || j.Attempts != 2 || j.Consumer == first.Consumer || j.FinishSeq != 1 {
+		t.Fatalf("job %+v: want success on the second attempt by another consumer, finished once", j)
+	}
+	h.waitEmpty(h.JobQueueURL, 10*time.Second)
+	s, err := h.store.GetSession(context.Background(), k.User, k.Session)
+	if err != nil || s.Finished != 1 {
+		t.Fatalf("session finished count %d (%v), want 1", s.Finished, err)
+	}
+	if ev := h.eventsOf(k.ID); len(ev) != 1 {
+		t.Fatalf("%d terminal events, want 1: %+v", len(ev), ev)
+	}
+	b.stop(t, 10*time.Second)
+}
+
+// Killed while running (the API finishes it as terminate): the worker
+// notices at its next lease extension, kills the runner's whole process tree
+// within 15 s, publishes nothing, deletes the message and goes on.
+func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
+	h := newHarness(t)
+	w := h.startWorker()
+	k := h.submit(fakeJob(`{"control":{"hang":true,"spawn":true}}`))[0]
+	pids := waitPIDs(t, filepath.Join(w.dir, k.ID, "1", runner.FakeJobPIDs))
+	for _, pid := range pids {
+		if !alive(pid) {
+			t.Fatalf("runner process %d not running before the kill", pid)
+		}
+	}
+	res, err := h.store.FinishMany(context.Background(), k.User, k.Session, []sessionstore.Finish{{ID: k.ID, State: job.Terminate, Message: "user initiated kill session"}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("kill: %v %+v", err, res)
+	}
+	killed := time.Now()
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Since(killed) > 15*time.Second {
+				t.Fatalf("runner process %d still running 15s after the kill", pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("process tree ended %v after the kill", time.Since(killed).Round(time.Millisecond))
+	h.waitEmpty(h.JobQueueURL, 10*time.Second)
+	if j := h.job(k); j.State != job.Terminate || j.FinishSeq != 1 {
+		t.Fatalf("killed job %+v, want it to stay terminate", j)
+	}
+	if ev := h.eventsOf(k.ID); len(ev) != 0 {
+		t.Fatalf("events for a killed job: %+v", ev)
+	}
+	next := h.submit(fakeJob(`{"A":{"x":1}}`))[0]
+	if j := h.waitFinal(next, 20*time.Second); j.State != job.Success {
+		t.Fatalf("job after the kill: %+v", j)
+	}
+	w.stop(t, 10*time.Second)
+}
+
+func waitPIDs(t *testing.T, path string) []int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			pids := make([]int, 2)
+			for i, s := range f {
+				pids[i], _ = strconv.Atoi(s)
+			}
+			return pids
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no pids in %s", path)
+	return nil
+}
+
+// alive reports whether pid runs: it exists and is not a zombie.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
