@@ -25,6 +25,7 @@ const (
 	WorkerDrainHook = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
 	WorkerLogGroup  = "/foqus/%s/worker"        // CloudWatch log group the workers write to, per stage
 	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
+	ArtifactsBucket = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
 )
 
 // BucketName is the globally unique name of a bucket: base, stage, account and

@@ -35,6 +35,16 @@ type Stage struct {
 	APIBurstLimit      int    `json:"apiBurstLimit"`      // burst requests
 	JobLeaseMinutes    int    `json:"jobLeaseMinutes"`    // job queue visibility timeout; the worker extends it
 	DataExpirationDays int    `json:"dataExpirationDays"` // session objects expire after this many days
+	Image              *Image `json:"image,omitempty"`    // the worker image pipeline; none without it
+}
+
+// Image holds the recipe parameter values of the worker image's Image Builder
+// components (ami/README.md): installer checksums, the Aspen unattended-install
+// arguments and licence server. ArtifactsBucket is supplied by the stack.
+type Image struct {
+	Parameters    map[string]string `json:"parameters"`
+	InstanceType  string            `json:"instanceType,omitempty"`  // build instance; the worker type when empty
+	ParentVersion string            `json:"parentVersion,omitempty"` // of windows-server-2022-english-full-base-x86; x.x.x (latest) when empty
 }
 
 // Retain reports whether stateful resources survive stack deletion.

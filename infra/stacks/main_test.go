@@ -19,6 +19,7 @@ import (
 // One synthesis per stage for the whole test binary (a CDK synth costs seconds).
 var (
 	dev, prod   *synthesized
+	img         *synthesized // dev with image settings: the image pipeline
 	fakeBuild   string
 	stagesInCDK any
 )
@@ -77,8 +78,26 @@ func setup(tmp string) error {
 	if dev, err = synth(filepath.Join(tmp, "dev"), "dev"); err != nil {
 		return err
 	}
-	prod, err = synth(filepath.Join(tmp, "prod"), "prod")
+	if prod, err = synth(filepath.Join(tmp, "prod"), "prod"); err != nil {
+		return err
+	}
+	st, err := config.Parse(stagesInCDK, "dev")
+	if err != nil {
+		return err
+	}
+	st.Name, st.Image = "img", &config.Image{Parameters: imageParameters()}
+	img, err = synthStage(filepath.Join(tmp, "img"), st)
 	return err
+}
+
+// imageParameters are stand-in values for every required recipe parameter.
+func imageParameters() map[string]string {
+	return map[string]string{
+		"AnacondaInstallerSha256": strings.Repeat("a", 64), "SqlCompactSha256": strings.Repeat("b", 64),
+		"SimSinterSha256": strings.Repeat("c", 64), "TurbineLiteSha256": strings.Repeat("d", 64),
+		"AspenMediaSha256": strings.Repeat("e", 64), "WorkerSha256": strings.Repeat("f", 64),
+		"AspenSetupArguments": "/quiet", "AspenLicenseServer": "slm.example.internal",
+	}
 }
 
 func synth(outDir, stage string) (*synthesized, error) {
@@ -86,6 +105,10 @@ func synth(outDir, stage string) (*synthesized, error) {
 	if err != nil {
 		return nil, err
 	}
+	return synthStage(outDir, st)
+}
+
+func synthStage(outDir string, st config.Stage) (*synthesized, error) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
 	s, err := stacks.Build(app, st, fakeBuild)
 	if err != nil {

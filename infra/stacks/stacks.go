@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/config"
 	"github.com/foqus-cloud/stack/infra/constructs/api"
 	"github.com/foqus-cloud/stack/infra/constructs/data"
 	"github.com/foqus-cloud/stack/infra/constructs/functions"
+	"github.com/foqus-cloud/stack/infra/constructs/imagepipeline"
 	"github.com/foqus-cloud/stack/infra/constructs/messaging"
 	"github.com/foqus-cloud/stack/infra/constructs/monitoring"
 	"github.com/foqus-cloud/stack/infra/constructs/workers"
@@ -50,6 +53,7 @@ type Stage struct {
 	Functions  *functions.Functions
 	API        *api.API
 	Workers    *workers.Workers
+	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
 }
 
@@ -112,10 +116,9 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	s.Functions = fns
 	s.API = api.New(s.Service, "Api", st, fns.ByName)
 	s.Workers = workers.New(s.Service, "Workers", st, s.Tables, s.Messaging)
-	// Image pipeline: the Image Builder components live in ami/ (another
-	// issue); when they exist, a constructs/imagepipeline construct builds the
-	// AMI and writes its id to resource.WorkerAMISSM, which the launch template
-	// already reads. Until then that parameter must be set by hand.
+	if err := s.imagePipeline(st); err != nil {
+		return nil, err
+	}
 	s.Monitoring = monitoring.New(s.Service, "Monitoring", st, s.Messaging, s.API, fns.ByName, s.Workers)
 
 	// CloudFormation's dashboard resource takes no tags (cfn-lint E3002).
@@ -132,4 +135,28 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	suppress(s)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return s, nil
+}
+
+// imagePipeline declares the worker image pipeline when the stage gives its
+// recipe parameters (installer checksums, Aspen settings: values only an
+// operator has). Without an image section the stage deploys without a
+// pipeline, with a warning: the AMI parameter must then be set by hand.
+// A partial image section is an error.
+func (s *Stage) imagePipeline(st config.Stage) error {
+	missing, err := imagepipeline.Missing(st)
+	if err != nil {
+		return err
+	}
+	ami := fmt.Sprintf(resource.WorkerAMISSM, st.Name)
+	switch {
+	case st.Image == nil:
+		awscdk.Annotations_Of(s.Service).AddWarningV2(jsii.String("foqus:no-image-pipeline"), jsii.String(fmt.Sprintf(
+			"stage %s has no image settings (cdk.json context.stages.%s.image.parameters, see ami/README.md): no worker image pipeline; put an AMI id into the SSM parameter %s by hand",
+			st.Name, st.Name, ami)))
+		return nil
+	case len(missing) > 0:
+		return fmt.Errorf("stage %s: image.parameters lacks %s (see ami/README.md)", st.Name, strings.Join(missing, ", "))
+	}
+	s.Image, err = imagepipeline.New(s.Service, "ImagePipeline", st, s.Tables.Artifacts, s.Workers.Vpc, s.Workers.Security)
+	return err
 }

@@ -301,10 +301,11 @@ var resourceStar = map[string]string{
 var managedPolicies = map[string]string{
 	"AmazonSSMManagedInstanceCore":         "Session Manager on workers instead of inbound RDP",
 	"AmazonAPIGatewayPushToCloudWatchLogs": "API Gateway's account-level logging role",
+	"EC2InstanceProfileForImageBuilder":    "Image Builder's documented policy for build instances",
 }
 
 func TestIAMHasNoWildcardActionsAndStarResourcesOnlyWhereUnscopable(t *testing.T) {
-	for _, tmpl := range []template{dev.data, dev.svc} {
+	for _, tmpl := range []template{dev.data, dev.svc, img.svc} {
 		for _, st := range iamStatements(tmpl) {
 			if st.s["Effect"] != "Allow" {
 				continue
@@ -406,8 +407,8 @@ func denyInsecure(t *testing.T, tmpl template, policyType, targetProp string) ma
 func TestBucketsAreLockedDown(t *testing.T) {
 	for _, s := range []*synthesized{dev, prod} {
 		buckets := s.data.ofType("AWS::S3::Bucket")
-		if len(buckets) != 3 {
-			t.Errorf("%s: %d buckets, want sessions, simulations and access logs", s.stage.Config.Name, len(buckets))
+		if len(buckets) != 4 {
+			t.Errorf("%s: %d buckets, want sessions, simulations, artifacts and access logs", s.stage.Config.Name, len(buckets))
 		}
 		tls := denyInsecure(t, s.data, "AWS::S3::BucketPolicy", "Bucket")
 		for id, b := range buckets {
@@ -755,7 +756,7 @@ func TestCostTagsOnEverything(t *testing.T) {
 
 // moto cannot run custom-resource Lambdas, and a real deploy should not need them.
 func TestNoCustomResources(t *testing.T) {
-	for _, tmpl := range []template{dev.data, dev.svc, prod.data, prod.svc} {
+	for _, tmpl := range []template{dev.data, dev.svc, prod.data, prod.svc, img.svc} {
 		for id, r := range tmpl.Resources {
 			if strings.HasPrefix(r.Type, "Custom::") || r.Type == "AWS::CloudFormation::CustomResource" {
 				t.Errorf("%s is a custom resource (%s)", id, r.Type)
@@ -765,7 +766,7 @@ func TestNoCustomResources(t *testing.T) {
 }
 
 func TestCDKNagHasNoUnsuppressedErrors(t *testing.T) {
-	for _, s := range []*synthesized{dev, prod} {
+	for _, s := range []*synthesized{dev, prod, img} {
 		for _, stack := range []awscdk.Stack{s.stage.Data, s.stage.Service} {
 			errs := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 			for _, e := range *errs {
@@ -787,7 +788,7 @@ func TestCfnLint(t *testing.T) {
 		t.Skip("FOQUS_PYTHON is unset: run under `make test`, or set it to a python3 that has cfn-lint")
 	}
 	var files []string
-	for _, s := range []*synthesized{dev, prod} {
+	for _, s := range []*synthesized{dev, prod, img} {
 		for _, stack := range []awscdk.Stack{s.stage.Data, s.stage.Service} {
 			files = append(files, filepath.Join(s.outDir, *stack.StackName()+".template.json"))
 		}

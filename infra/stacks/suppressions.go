@@ -22,15 +22,16 @@ var ServiceSuppressions = []Suppression{
 		// A reference renders as <Id.Arn> in the first synthesis and as its
 		// export name once the cross-stack reference is resolved.
 		AppliesTo: []string{
-			`/^Resource::(<Data(Sessions|Simulations)[0-9A-F]{8}\.Arn>|foqus-data-[a-z0-9-]+:ExportsOutputFnGetAttData(Sessions|Simulations)[0-9A-F]{8}Arn[0-9A-F]{8})\/\*$/`,
+			`/^Resource::(<Data(Sessions|Simulations|Artifacts)[0-9A-F]{8}\.Arn>|foqus-data-[a-z0-9-]+:ExportsOutputFnGetAttData(Sessions|Simulations|Artifacts)[0-9A-F]{8}Arn[0-9A-F]{8})\/\*$/`,
 			`/^Resource::(<DataResources[0-9A-F]{8}\.Arn>|foqus-data-[a-z0-9-]+:ExportsOutputFnGetAttDataResources[0-9A-F]{8}Arn[0-9A-F]{8})\/index\/\*$/`,
 		}},
 	{Rule: "AwsSolutions-IAM5", Reason: "xray:PutTraceSegments/PutTelemetryRecords and cloudwatch:PutMetricData (conditioned on the FOQUS/Worker namespace) have no resource-level permissions",
 		AppliesTo: []string{"Resource::*"}},
 	{Rule: "AwsSolutions-IAM5", Reason: "the group's ARN embeds a UUID CloudFormation does not expose; the group is pinned by its name",
 		AppliesTo: []string{`/^Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:\*:autoScalingGroupName\/FOQUS-Workers-[a-z0-9-]+$/`}},
-	{Rule: "AwsSolutions-IAM4", Reason: "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager access (instead of open RDP); AmazonAPIGatewayPushToCloudWatchLogs is the account-level role API Gateway execution logging requires",
-		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore", "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}},
+	{Rule: "AwsSolutions-IAM4", Reason: "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager access (instead of open RDP); AmazonAPIGatewayPushToCloudWatchLogs is the account-level role API Gateway execution logging requires; EC2InstanceProfileForImageBuilder is what Image Builder documents for its build instances",
+		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore", "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+			"Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder"}},
 	{Rule: "AwsSolutions-COG4", Reason: "the FOQUS desktop client authenticates with HTTP Basic (spec §3.1): a REQUEST Lambda authorizer guards every route instead of Cognito"},
 	{Rule: "AwsSolutions-AS3", Reason: "scaling failures surface through the heartbeat-missing and dead-letter alarms; ASG notifications to the KMS-encrypted alert topic would need the autoscaling service-linked role (absent before the first group) in the key policy"},
 }

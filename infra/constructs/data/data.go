@@ -20,6 +20,7 @@ type Data struct {
 	ResourcesTable   awsdynamodb.Table
 	SessionBucket    awss3.Bucket
 	SimulationBucket awss3.Bucket
+	Artifacts        awss3.Bucket // installers and the worker binary for the image pipeline
 	AccessLogs       awss3.Bucket
 }
 
@@ -116,6 +117,13 @@ func New(scope constructs.Construct, id string, st config.Stage) *Data {
 	d.SimulationBucket = bucket("Simulations", resource.SimulationBkt, "simulations/", []*awss3.LifecycleRule{{
 		Id:                                  jsii.String("expire-old-versions"),
 		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+		AbortIncompleteMultipartUploadAfter: abort,
+	}})
+	// Installers are uploaded by hand (ami/README.md) and checksum-pinned in
+	// the recipe: keep them, expire only replaced versions.
+	d.Artifacts = bucket("Artifacts", resource.ArtifactsBucket, "artifacts/", []*awss3.LifecycleRule{{
+		Id:                                  jsii.String("expire-old-versions"),
+		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(90)),
 		AbortIncompleteMultipartUploadAfter: abort,
 	}})
 	return d

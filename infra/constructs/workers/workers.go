@@ -35,6 +35,7 @@ const (
 type Workers struct {
 	constructs.Construct
 	Vpc          awsec2.Vpc
+	Security     awsec2.SecurityGroup // no inbound rules
 	Role         awsiam.Role
 	Group        awsautoscaling.AutoScalingGroup
 	Config       awsssm.StringParameter
@@ -77,7 +78,7 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil),
 		TrafficType: awsec2.FlowLogTrafficType_REJECT,
 	})
-	sg := awsec2.NewSecurityGroup(c, jsii.String("Workers"), &awsec2.SecurityGroupProps{
+	w.Security = awsec2.NewSecurityGroup(c, jsii.String("Workers"), &awsec2.SecurityGroupProps{
 		Vpc:              w.Vpc,
 		Description:      jsii.String("FOQUS workers: no inbound, outbound to AWS APIs and the licence server"),
 		AllowAllOutbound: jsii.Bool(true),
@@ -147,7 +148,7 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 		}),
 		InstanceType:         awsec2.NewInstanceType(jsii.String(st.WorkerInstanceType)),
 		Role:                 w.Role,
-		SecurityGroup:        sg,
+		SecurityGroup:        w.Security,
 		RequireImdsv2:        jsii.Bool(true),
 		InstanceMetadataTags: jsii.Bool(true), // the worker reads its stage tag from IMDS
 		DetailedMonitoring:   jsii.Bool(true),

@@ -1,0 +1,207 @@
+// Package imagepipeline declares the EC2 Image Builder pipeline that bakes the
+// Windows worker AMI from the component documents of package ami, and
+// publishes each new AMI id to the SSM parameter the workers' launch template
+// reads (resource.WorkerAMISSM).
+package imagepipeline
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsimagebuilder"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/foqus-cloud/stack/ami"
+	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/infra/config"
+)
+
+// ArtifactsParameter is the component parameter the stack fills with the
+// artifacts bucket's name.
+const ArtifactsParameter = "ArtifactsBucket"
+
+// ParentImage is the AWS-managed Windows Server 2022 image the recipe builds on.
+const ParentImage = "windows-server-2022-english-full-base-x86"
+
+// RootVolumeGiB of the build instance (Aspen media and Anaconda are large).
+const RootVolumeGiB = 150
+
+// Pipeline is the image pipeline of one stage.
+type Pipeline struct {
+	constructs.Construct
+	Components []awsimagebuilder.CfnComponent
+	Recipe     awsimagebuilder.CfnImageRecipe
+	Infra      awsimagebuilder.CfnInfrastructureConfiguration
+	Dist       awsimagebuilder.CfnDistributionConfiguration
+	Pipeline   awsimagebuilder.CfnImagePipeline
+	Role       awsiam.Role
+}
+
+// Missing lists the required component parameters the stage does not give
+// (sorted; ArtifactsParameter is never missing: the stack supplies it).
+func Missing(st config.Stage) ([]string, error) {
+	comps, err := ami.Components()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var missing []string
+	for _, c := range comps {
+		for _, name := range c.Required() {
+			if name == ArtifactsParameter || seen[name] {
+				continue
+			}
+			seen[name] = true
+			if st.Image == nil || strings.TrimSpace(st.Image.Parameters[name]) == "" {
+				missing = append(missing, name)
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing, nil
+}
+
+// New declares the pipeline. The build instance runs in the workers' public
+// subnet with their security group (no inbound; SSM for Image Builder's agent).
+func New(scope constructs.Construct, id string, st config.Stage, artifacts awss3.IBucket, vpc awsec2.IVpc, sg awsec2.ISecurityGroup) (*Pipeline, error) {
+	if st.Image == nil {
+		return nil, fmt.Errorf("stage %s has no image settings", st.Name)
+	}
+	comps, err := ami.Components()
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, c := range comps {
+		for _, p := range c.Parameters {
+			known[p.Name] = true
+		}
+	}
+	for name := range st.Image.Parameters {
+		if !known[name] || name == ArtifactsParameter {
+			return nil, fmt.Errorf("stage %s: image parameter %q is not a component parameter the stage may set", st.Name, name)
+		}
+	}
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	p := &Pipeline{Construct: c}
+	name := "foqus-worker-" + st.Name
+
+	// A recipe is immutable: its version follows what it contains, so a
+	// changed component or parameter value makes a new recipe version.
+	h := fnv.New32a()
+	var configs []*awsimagebuilder.CfnImageRecipe_ComponentConfigurationProperty
+	for _, comp := range comps {
+		cc := awsimagebuilder.NewCfnComponent(c, jsii.String(comp.Name), &awsimagebuilder.CfnComponentProps{
+			Name:        jsii.String(comp.Name + "-" + st.Name),
+			Platform:    jsii.String(comp.Platform),
+			Version:     jsii.String(comp.Version),
+			Description: jsii.String(comp.Description),
+			Data:        jsii.String(comp.Content),
+		})
+		p.Components = append(p.Components, cc)
+		fmt.Fprintf(h, "%s@%s;", comp.Name, comp.Version)
+		var params []*awsimagebuilder.CfnImageRecipe_ComponentParameterProperty
+		for _, prm := range comp.Parameters {
+			var value string
+			switch v, ok := st.Image.Parameters[prm.Name]; {
+			case prm.Name == ArtifactsParameter:
+				value = *artifacts.BucketName()
+			case ok:
+				value = v
+				fmt.Fprintf(h, "%s=%s;", prm.Name, v)
+			default:
+				continue // the document's default
+			}
+			params = append(params, &awsimagebuilder.CfnImageRecipe_ComponentParameterProperty{Name: jsii.String(prm.Name), Value: jsii.Strings(value)})
+		}
+		cfg := &awsimagebuilder.CfnImageRecipe_ComponentConfigurationProperty{ComponentArn: cc.AttrArn()}
+		if len(params) > 0 {
+			cfg.Parameters = &params
+		}
+		configs = append(configs, cfg)
+	}
+	parent := st.Image.ParentVersion
+	if parent == "" {
+		parent = "x.x.x"
+	}
+	p.Recipe = awsimagebuilder.NewCfnImageRecipe(c, jsii.String("Recipe"), &awsimagebuilder.CfnImageRecipeProps{
+		Name:        jsii.String(name),
+		Version:     jsii.String(fmt.Sprintf("1.0.%d", h.Sum32()%1000000)),
+		ParentImage: jsii.String(fmt.Sprintf("arn:%s:imagebuilder:%s:aws:image/%s/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), ParentImage, parent)),
+		Components:  &configs,
+		BlockDeviceMappings: &[]*awsimagebuilder.CfnImageRecipe_InstanceBlockDeviceMappingProperty{{
+			DeviceName: jsii.String("/dev/sda1"),
+			Ebs: &awsimagebuilder.CfnImageRecipe_EbsInstanceBlockDeviceSpecificationProperty{
+				VolumeSize: jsii.Number(RootVolumeGiB), VolumeType: jsii.String("gp3"), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
+			},
+		}},
+	})
+
+	p.Role = awsiam.NewRole(c, jsii.String("BuildRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description: jsii.String("FOQUS worker image build and test instances"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("EC2InstanceProfileForImageBuilder")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+		},
+	})
+	// The components download with S3Download: GetObject on the bucket, nothing more.
+	p.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("Installers"),
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(*artifacts.ArnForObjects(jsii.String("*"))),
+	}))
+	profile := awsiam.NewInstanceProfile(c, jsii.String("BuildProfile"), &awsiam.InstanceProfileProps{Role: p.Role})
+
+	instanceType := st.Image.InstanceType
+	if instanceType == "" {
+		instanceType = st.WorkerInstanceType
+	}
+	p.Infra = awsimagebuilder.NewCfnInfrastructureConfiguration(c, jsii.String("Infrastructure"), &awsimagebuilder.CfnInfrastructureConfigurationProps{
+		Name:                       jsii.String(name),
+		InstanceProfileName:        profile.InstanceProfileName(),
+		InstanceTypes:              jsii.Strings(instanceType),
+		SubnetId:                   (*vpc.PublicSubnets())[0].SubnetId(),
+		SecurityGroupIds:           jsii.Strings(*sg.SecurityGroupId()),
+		TerminateInstanceOnFailure: jsii.Bool(true),
+		InstanceMetadataOptions: &awsimagebuilder.CfnInfrastructureConfiguration_InstanceMetadataOptionsProperty{
+			HttpTokens: jsii.String("required"), HttpPutResponseHopLimit: jsii.Number(2),
+		},
+	})
+
+	p.Dist = awsimagebuilder.NewCfnDistributionConfiguration(c, jsii.String("Distribution"), &awsimagebuilder.CfnDistributionConfigurationProps{
+		Name: jsii.String(name),
+		Distributions: &[]*awsimagebuilder.CfnDistributionConfiguration_DistributionProperty{{
+			Region: awscdk.Aws_REGION(),
+			// A Json-typed property in CloudFormation: the L1 passes it verbatim,
+			// so it is spelled with CloudFormation's keys.
+			AmiDistributionConfiguration: map[string]any{"Name": name + "-{{ imagebuilder:buildDate }}"},
+			// The launch template reads this parameter (resource.WorkerAMISSM).
+			SsmParameterConfigurations: &[]*awsimagebuilder.CfnDistributionConfiguration_SsmParameterConfigurationProperty{{
+				ParameterName: jsii.String(fmt.Sprintf(resource.WorkerAMISSM, st.Name)),
+				DataType:      jsii.String("aws:ec2:image"),
+			}},
+		}},
+	})
+
+	p.Pipeline = awsimagebuilder.NewCfnImagePipeline(c, jsii.String("Pipeline"), &awsimagebuilder.CfnImagePipelineProps{
+		Name:                           jsii.String(name),
+		Description:                    jsii.String("Bakes the FOQUS Windows worker AMI; run it after uploading installers (ami/README.md)"),
+		ImageRecipeArn:                 p.Recipe.AttrArn(),
+		InfrastructureConfigurationArn: p.Infra.AttrArn(),
+		DistributionConfigurationArn:   p.Dist.AttrArn(),
+		EnhancedImageMetadataEnabled:   jsii.Bool(true),
+		ImageTestsConfiguration: &awsimagebuilder.CfnImagePipeline_ImageTestsConfigurationProperty{
+			ImageTestsEnabled: jsii.Bool(true), TimeoutMinutes: jsii.Number(120),
+		},
+		Status: jsii.String("ENABLED"),
+	})
+	return p, nil
+}
