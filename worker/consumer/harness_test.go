@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,7 +315,10 @@ func (w *worker) alive(t testing.TB) {
 	}
 }
 
-// requests parses the worker's "aws requests" exit line: total and per operation.
+var opCount = regexp.MustCompile(`("[^"]+"|[^\s"=]+)=(\d+)`)
+
+// requests parses the worker's "aws requests" exit line: total and per
+// operation ("Service.Operation", quoted by slog when the service has a space).
 func (w *worker) requests() (int, map[string]int, error) {
 	for _, line := range strings.Split(w.out.String(), "\n") {
 		if !strings.Contains(line, `msg="aws requests"`) {
@@ -322,13 +326,9 @@ func (w *worker) requests() (int, map[string]int, error) {
 		}
 		ops := map[string]int{}
 		total := -1
-		for _, f := range strings.Fields(line) {
-			k, v, ok := strings.Cut(f, "=")
-			n, err := strconv.Atoi(v)
-			if !ok || err != nil {
-				continue
-			}
-			if k == "total" {
+		for _, m := range opCount.FindAllStringSubmatch(line, -1) {
+			n, _ := strconv.Atoi(m[2])
+			if k := strings.Trim(m[1], `"`); k == "total" {
 				total = n
 			} else {
 				ops[k] = n

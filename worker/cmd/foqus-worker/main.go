@@ -66,6 +66,7 @@ func work(ctx context.Context, source string, s config.Settings, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	plain := cfg.Copy() // instance metadata calls are not AWS requests: not counted
 	var counter awsconf.Counter
 	counter.Attach(&cfg)
 	defer func() {
@@ -94,7 +95,7 @@ func work(ctx context.Context, source string, s config.Settings, log *slog.Logge
 	})
 	clients := consumer.Clients{
 		SQS: sqs.NewFromConfig(cfg), S3: s3c, DynamoDB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg),
-		CloudWatch: cw, AutoScaling: autoscaling.NewFromConfig(cfg), IMDS: imds.NewFromConfig(cfg),
+		CloudWatch: cw, AutoScaling: autoscaling.NewFromConfig(cfg), IMDS: imds.NewFromConfig(plain),
 	}
 	runners := runner.Set{
 		job.AppFakeJob: runner.FakeJob{Exe: exe},
