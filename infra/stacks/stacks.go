@@ -41,6 +41,9 @@ var FeatureFlags = map[string]any{
 	// Server access logs delivered through a bucket policy, not an ACL, so the
 	// buckets can enforce object ownership.
 	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+	// The service stack imports the data stack's names and ARNs: keep the
+	// exports protected while they are imported (CDK's current default, pinned).
+	"@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
 
 // Stage is the stacks and constructs of one deployed stage.

@@ -69,7 +69,7 @@ func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Me
 	alarm("worker-heartbeat-missing", "Workers are in service but none sent a heartbeat.",
 		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String("IF(workers > 0 AND FILL(heartbeat, 0) < 1, 1, 0)"),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{"workers": w.InService, "heartbeat": w.Heartbeat},
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"workers": w.InService.With(&awscloudwatch.MetricOptions{Period: five}), "heartbeat": w.Heartbeat},
 			Label:        jsii.String("silent fleet"),
 			Period:       five,
 		}), 2, awscloudwatch.TreatMissingData_NOT_BREACHING)

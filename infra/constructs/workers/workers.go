@@ -41,9 +41,9 @@ type Workers struct {
 	Config       awsssm.StringParameter
 	Logs         awslogs.LogGroup
 	LaunchTmpl   awsec2.LaunchTemplate
-	InService    awscloudwatch.IMetric
-	Backlog      awscloudwatch.IMetric
-	Heartbeat    awscloudwatch.IMetric
+	InService    awscloudwatch.Metric
+	Backlog      awscloudwatch.Metric
+	Heartbeat    awscloudwatch.Metric
 	ScaleFromNil awsautoscaling.StepScalingPolicy
 }
 
