@@ -328,9 +328,10 @@ func (w *worker) requests() (int, map[string]int, error) {
 		total := -1
 		for _, m := range opCount.FindAllStringSubmatch(line, -1) {
 			n, _ := strconv.Atoi(m[2])
-			if k := strings.Trim(m[1], `"`); k == "total" {
+			switch k := strings.Trim(m[1], `"`); {
+			case k == "total":
 				total = n
-			} else {
+			case strings.Contains(k, "."): // Service.Operation
 				ops[k] = n
 			}
 		}

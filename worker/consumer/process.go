@@ -199,7 +199,12 @@ func (c *Consumer) publish(ctx context.Context, st event.Status) error {
 		if attempt > 0 {
 			sleep(ctx, publishBackoff<<attempt)
 		}
-		if err = c.pub.Publish(ctx, st); err == nil || event.IsDecodeError(err) {
+		err = c.pub.Publish(ctx, st)
+		if event.IsDecodeError(err) && len(st.Output) > 0 {
+			st.Output = nil // too big for a message after all: the S3 copy is the output
+			err = c.pub.Publish(ctx, st)
+		}
+		if err == nil || event.IsDecodeError(err) {
 			return err
 		}
 	}
