@@ -3,11 +3,13 @@ package runner
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,13 +25,20 @@ var driver []byte
 
 // Layout of a foqus run directory.
 const (
-	FOQUSSession = "session.foqus" // the flowsheet a foqus simulation must hold
-	FOQUSSimDir  = "simulation"    // the staged simulation files
-	FOQUSInput   = "input.json"
-	FOQUSOutput  = "output.json"
-	foqusDriver  = "foqus_driver.py"
-	foqusLog     = "driver.log"
+	FOQUSSession    = "session.foqus" // the flowsheet a foqus simulation must hold
+	FOQUSSimDir     = "simulation"    // the job's simulation
+	FOQUSModelDir   = "models"        // models/<name>: the simulation of a Turbine (ACM, Aspen Plus) node
+	FOQUSPluginDir  = "user_plugins"  // Python plugin models, where FOQUS looks for them
+	FOQUSInput      = "input.json"
+	FOQUSOutput     = "output.json"
+	foqusDriver     = "foqus_driver.py"
+	foqusLog        = "driver.log"
+	pluginMarker    = "foqus-user-plugin.json"
+	sinterConfigFmt = "%s_sinter.json" // per Turbine application, lower case
 )
+
+// turbineModelExt is the model file a Turbine application's simulation holds exactly one of.
+var turbineModelExt = map[string]string{"acm": ".acmf", "aspenplus": ".bkp"}
 
 // StagingError: the simulation's files could not be staged.
 type StagingError struct {
@@ -39,17 +48,21 @@ type StagingError struct {
 
 func (e *StagingError) Error() string { return fmt.Sprintf("stage %s: %s", e.Key, e.Reason) }
 
-// FOQUS stages a simulation from the simulation bucket into the run directory
-// and runs it with FOQUS through the embedded Python driver.
+// FOQUS stages a job's simulation from the simulation bucket into the run
+// directory, with the simulations its flowsheet's nodes name (a Turbine
+// model, Python plugins), and runs it with FOQUS through the embedded driver.
 type FOQUS struct {
 	S3     *s3.Client
 	Bucket string // the simulation bucket
 	Python string // the interpreter that imports foqus_lib
 }
 
+// turbineNode is the flowsheet's Turbine node, staged under models/.
+type turbineNode struct{ Model, App, Dir string }
+
 // Run implements Runner.
 func (f FOQUS) Run(ctx context.Context, j Job) (Result, error) {
-	staged, err := f.stage(ctx, j)
+	turbine, err := f.stage(ctx, j)
 	if err != nil {
 		return Result{}, err
 	}
@@ -64,7 +77,7 @@ func (f FOQUS) Run(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	defer log.Close()
-	cmd := exec.Command(f.Python, f.args(j, staged)...)
+	cmd := exec.Command(f.Python, f.args(j, turbine)...)
 	cmd.Dir = j.Dir
 	if err := runTree(ctx, cmd, log); err != nil {
 		return Result{}, err
@@ -77,15 +90,13 @@ func (f FOQUS) Run(ctx context.Context, j Job) (Result, error) {
 	return ParseOutput(path, raw)
 }
 
-// args is the driver's command line for j; staged lists the staged files.
-func (f FOQUS) args(j Job, staged []string) []string {
-	sim := filepath.Join(j.Dir, FOQUSSimDir)
+// args is the driver's command line for j.
+func (f FOQUS) args(j Job, turbine *turbineNode) []string {
 	a := []string{
 		filepath.Join(j.Dir, foqusDriver),
-		"--session", filepath.Join(sim, FOQUSSession),
+		"--session", filepath.Join(j.Dir, FOQUSSimDir, FOQUSSession),
 		"--input", filepath.Join(j.Dir, FOQUSInput),
 		"--output", filepath.Join(j.Dir, FOQUSOutput),
-		"--simulation-dir", sim,
 	}
 	if j.Reset {
 		a = append(a, "--reset")
@@ -93,20 +104,116 @@ func (f FOQUS) args(j Job, staged []string) []string {
 	if j.Initialize {
 		a = append(a, "--initialize")
 	}
-	for _, s := range staged {
-		if s == "acm_sinter.json" || s == "aspenplus_sinter.json" { // a Turbine simulation (ACM, Aspen Plus)
-			a = append(a, "--register-turbine")
-			break
-		}
+	if turbine != nil {
+		a = append(a, "--turbine-model", turbine.Model, "--turbine-app", turbine.App, "--turbine-dir", turbine.Dir)
 	}
 	return a
 }
 
-// stage downloads every file of the job's simulation (page by page) into
-// the run directory's simulation folder and returns their relative paths.
-func (f FOQUS) stage(ctx context.Context, j Job) ([]string, error) {
+// flowsheetNode is what staging reads of a node in session.foqus.
+type flowsheetNode struct {
+	ModelName string `json:"modelName"`
+	TurbApp   []any  `json:"turbApp"` // [application, ...] for a Turbine node, else null
+}
+
+// stage downloads the job's simulation, then the simulation of each node
+// that names one: the Turbine node's (at most one, as with TurbineLite's
+// single consumer) into models/<name>, Python plugins into user_plugins.
+func (f FOQUS) stage(ctx context.Context, j Job) (*turbineNode, error) {
 	prefix := objectkey.SimulationPrefix(j.Key.User, j.Simulation)
-	var staged []string
+	files, err := f.list(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(files, FOQUSSession) {
+		return nil, &StagingError{Key: prefix + FOQUSSession, Reason: "the simulation has no " + FOQUSSession}
+	}
+	if err := f.fetch(ctx, prefix, files, filepath.Join(j.Dir, FOQUSSimDir)); err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(j.Dir, FOQUSSimDir, FOQUSSession))
+	if err != nil {
+		return nil, err
+	}
+	var session struct {
+		Flowsheet struct {
+			Nodes map[string]flowsheetNode `json:"nodes"`
+		} `json:"flowsheet"`
+	}
+	if err := json.Unmarshal(raw, &session); err != nil {
+		return nil, &StagingError{Key: prefix + FOQUSSession, Reason: "not a FOQUS session: " + err.Error()}
+	}
+	var turbine *turbineNode
+	names := make([]string, 0, len(session.Flowsheet.Nodes))
+	for n := range session.Flowsheet.Nodes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		n := session.Flowsheet.Nodes[name]
+		if n.ModelName == "" || n.ModelName == j.Simulation {
+			continue
+		}
+		if err := objectkey.Simulation(n.ModelName); err != nil {
+			return nil, &StagingError{Key: name, Reason: "node model: " + err.Error()}
+		}
+		mprefix := objectkey.SimulationPrefix(j.Key.User, n.ModelName)
+		if len(n.TurbApp) > 0 {
+			if turbine != nil {
+				return nil, &StagingError{Key: name, Reason: "more than one Turbine node in the flowsheet"}
+			}
+			if turbine, err = f.stageTurbine(ctx, j, name, n, mprefix); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		files, err := f.list(ctx, mprefix)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(files, pluginMarker) {
+			if err := f.fetch(ctx, mprefix, files, filepath.Join(j.Dir, FOQUSPluginDir)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return turbine, nil
+}
+
+// stageTurbine stages a Turbine node's simulation: its SimSinter
+// configuration and exactly one model file, with any other files.
+func (f FOQUS) stageTurbine(ctx context.Context, j Job, node string, n flowsheetNode, prefix string) (*turbineNode, error) {
+	app, _ := n.TurbApp[0].(string)
+	ext, ok := turbineModelExt[strings.ToLower(app)]
+	if !ok {
+		return nil, &StagingError{Key: node, Reason: fmt.Sprintf("unknown Turbine application %q", app)}
+	}
+	files, err := f.list(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(files, fmt.Sprintf(sinterConfigFmt, strings.ToLower(app))) {
+		return nil, &StagingError{Key: prefix, Reason: fmt.Sprintf("node %s: no SimSinter configuration %s", node, fmt.Sprintf(sinterConfigFmt, strings.ToLower(app)))}
+	}
+	models := 0
+	for _, name := range files {
+		if strings.HasSuffix(strings.ToLower(name), ext) {
+			models++
+		}
+	}
+	if models != 1 {
+		return nil, &StagingError{Key: prefix, Reason: fmt.Sprintf("node %s: %d %s model files, want exactly one", node, models, ext)}
+	}
+	dir := filepath.Join(j.Dir, FOQUSModelDir, n.ModelName)
+	if err := f.fetch(ctx, prefix, files, dir); err != nil {
+		return nil, err
+	}
+	return &turbineNode{Model: n.ModelName, App: app, Dir: dir}, nil
+}
+
+// list returns the files under prefix (relative paths), page by page.
+func (f FOQUS) list(ctx context.Context, prefix string) ([]string, error) {
+	var files []string
 	p := s3.NewListObjectsV2Paginator(f.S3, &s3.ListObjectsV2Input{Bucket: &f.Bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -122,18 +229,20 @@ func (f FOQUS) stage(ctx context.Context, j Job) ([]string, error) {
 			if err := objectkey.InputPath(rel); err != nil {
 				return nil, &StagingError{Key: key, Reason: err.Error()}
 			}
-			if err := f.download(ctx, key, filepath.Join(j.Dir, FOQUSSimDir, filepath.FromSlash(rel))); err != nil {
-				return nil, err
-			}
-			staged = append(staged, rel)
+			files = append(files, rel)
 		}
 	}
-	for _, s := range staged {
-		if s == FOQUSSession {
-			return staged, nil
+	return files, nil
+}
+
+// fetch downloads prefix+rel for each of files into dir/rel.
+func (f FOQUS) fetch(ctx context.Context, prefix string, files []string, dir string) error {
+	for _, rel := range files {
+		if err := f.download(ctx, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			return err
 		}
 	}
-	return nil, &StagingError{Key: prefix + FOQUSSession, Reason: "the simulation has no " + FOQUSSession}
+	return nil
 }
 
 func (f FOQUS) download(ctx context.Context, key, path string) error {

@@ -42,10 +42,10 @@ func TestMain(m *testing.M) {
 func fakePython(args []string) int {
 	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
 	out := fs.String("output", "", "")
-	for _, f := range []string{"session", "input", "simulation-dir"} {
+	for _, f := range []string{"session", "input", "turbine-model", "turbine-app", "turbine-dir"} {
 		fs.String(f, "", "")
 	}
-	for _, f := range []string{"reset", "initialize", "register-turbine"} {
+	for _, f := range []string{"reset", "initialize"} {
 		fs.Bool(f, false, "")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -158,9 +158,9 @@ func TestParseRecordedFOQUSOutput(t *testing.T) {
 	}
 }
 
-// The foqus runner stages the simulation from S3, starts the driver with the
-// right command line and parses the output it leaves (a recorded one here:
-// FOQUS cannot run on this machine).
+// The foqus runner stages the simulation and the simulations its nodes name
+// from S3, starts the driver with the right command line and parses the
+// output it leaves (a recorded one here: FOQUS cannot run on this machine).
 func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	st := srv.Stack(t)
 	ctx := context.Background()
@@ -170,26 +170,44 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 		Application: job.AppFOQUS, Simulation: "zzfoqus_BFB", Input: json.RawMessage(`{"BFB":{"fg_flow":100377.0},"graph":{}}`),
 		Reset: true, Dir: t.TempDir(),
 	}
-	files := map[string]string{
-		"session.foqus": `{"flowsheet":{}}`, "acm_sinter.json": `{}`, "BFB.acmf": "model", "plugins/x.py": "print(1)",
-		"meta.json": `{}`,
+	session := `{"Type":"FOQUS_Session","flowsheet":{"nodes":{
+		"BFB":{"modelType":2,"modelName":"BFB_v11","turbApp":["ACM","BFB_v11.acmf"]},
+		"Cost":{"modelType":1,"modelName":"cost_plugin","turbApp":null},
+		"Calc":{"modelType":0,"modelName":"","turbApp":null}}}}`
+	sims := map[string]map[string]string{
+		j.Simulation:  {"session.foqus": session, "meta.json": `{}`, "extra/notes.txt": "n"},
+		"BFB_v11":     {"acm_sinter.json": `{}`, "BFB_v11.acmf": "model", "data/init.txt": "i"},
+		"cost_plugin": {"foqus-user-plugin.json": `{}`, "cost_plugin.py": "print(1)"},
 	}
-	for rel, body := range files {
-		put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", j.Simulation, rel), body)
+	for sim, files := range sims {
+		for rel, body := range files {
+			put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", sim, rel), body)
+		}
 	}
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alicex", j.Simulation, "other.txt"), "not hers")
 	abs, _ := filepath.Abs("testdata/foqus-output.json")
 	t.Setenv(envFakePython, abs)
+	runner := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}
 
-	res, err := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}.Run(ctx, j)
+	res, err := runner.Run(ctx, j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.GraphError != 0 || !json.Valid(res.Output) {
 		t.Fatalf("result %+v", res)
 	}
-	for rel, body := range files {
-		got, err := os.ReadFile(filepath.Join(j.Dir, FOQUSSimDir, filepath.FromSlash(rel)))
+	staged := map[string]string{}
+	for rel, body := range sims[j.Simulation] {
+		staged[filepath.Join(FOQUSSimDir, rel)] = body
+	}
+	for rel, body := range sims["BFB_v11"] {
+		staged[filepath.Join(FOQUSModelDir, "BFB_v11", rel)] = body
+	}
+	for rel, body := range sims["cost_plugin"] {
+		staged[filepath.Join(FOQUSPluginDir, rel)] = body
+	}
+	for rel, body := range staged {
+		got, err := os.ReadFile(filepath.Join(j.Dir, filepath.FromSlash(rel)))
 		if err != nil || string(got) != body {
 			t.Fatalf("staged %s = %q, %v", rel, got, err)
 		}
@@ -201,10 +219,9 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(j.Dir, "argv.json"))), &argv); err != nil {
 		t.Fatal(err)
 	}
-	sim := filepath.Join(j.Dir, FOQUSSimDir)
-	want := []string{filepath.Join(j.Dir, "foqus_driver.py"), "--session", filepath.Join(sim, "session.foqus"),
-		"--input", filepath.Join(j.Dir, "input.json"), "--output", filepath.Join(j.Dir, "output.json"),
-		"--simulation-dir", sim, "--reset", "--register-turbine"}
+	want := []string{filepath.Join(j.Dir, "foqus_driver.py"), "--session", filepath.Join(j.Dir, FOQUSSimDir, "session.foqus"),
+		"--input", filepath.Join(j.Dir, "input.json"), "--output", filepath.Join(j.Dir, "output.json"), "--reset",
+		"--turbine-model", "BFB_v11", "--turbine-app", "ACM", "--turbine-dir", filepath.Join(j.Dir, FOQUSModelDir, "BFB_v11")}
 	if strings.Join(argv, " ") != strings.Join(want, " ") {
 		t.Fatalf("driver command line\n got %q\nwant %q", argv, want)
 	}
@@ -215,12 +232,20 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 		t.Fatalf("input.json = %s", in)
 	}
 
-	// A simulation without session.foqus is refused before anything runs.
+	// Refused before anything runs: no session.foqus; a Turbine node whose
+	// simulation lacks its model file.
+	var se *StagingError
 	j.Simulation, j.Dir = "empty", t.TempDir()
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "empty", "model.bkp"), "x")
-	var se *StagingError
-	if _, err := (FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}).Run(ctx, j); !errors.As(err, &se) {
+	if _, err := runner.Run(ctx, j); !errors.As(err, &se) {
 		t.Fatalf("run without session.foqus: %v, want a StagingError", err)
+	}
+	j.Simulation, j.Dir = "broken", t.TempDir()
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "broken", "session.foqus"),
+		`{"flowsheet":{"nodes":{"A":{"modelName":"nomodel","turbApp":["AspenPlus",""]}}}}`)
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "nomodel", "aspenplus_sinter.json"), "{}")
+	if _, err := runner.Run(ctx, j); !errors.As(err, &se) || !strings.Contains(se.Reason, "0 .bkp model files") {
+		t.Fatalf("Turbine node without its model: %v, want a StagingError", err)
 	}
 }
 
