@@ -51,7 +51,7 @@ func (c *Consumer) handle(ctx context.Context, m sqstypes.Message, visibleUntil 
 	c.process(ctx, m, sub, visibleUntil)
 }
 
-// process claims, runs and reports one job.
+// process claims, stages, runs and reports one job.
 func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Submit, visibleUntil time.Time) {
 	k := job.Key{User: sub.User, Session: sub.Session, ID: sub.Job}
 	log := c.log.With("job", k.ID, "session", k.Session, "user", k.User)
@@ -60,19 +60,12 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 		c.refused(ctx, m, log, err)
 		return
 	}
-	if j, err = c.store.Transition(ctx, k, job.Running, sessionstore.Change{Consumer: c.ID}); err != nil {
-		if errors.Is(err, job.ErrAlreadyFinal) { // killed right after the claim
-			c.delete(ctx, m, log)
-			return
-		}
-		log.Warn("could not mark the job running; the message comes back after the lease", "err", err)
-		return
-	}
 	log = log.With("attempt", j.Attempts)
-	log.Info("job running", "application", j.Application, "simulation", j.Simulation)
 	c.track(k, true)
 	defer c.track(k, false)
 
+	// One context for setup and run: the timeout, a kill, a lost lease and a
+	// hand-back end either, and the lease is extended throughout.
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, c.s.JobTimeout, &TimeoutError{After: c.s.JobTimeout})
@@ -86,21 +79,22 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var te *TimeoutError
+	var pe *progressError
 	switch {
-	case errors.Is(cause, errKilled):
-		log.Info("job killed: process tree ended", "run_error", runErr)
+	case errors.Is(cause, errKilled), errors.Is(runErr, job.ErrAlreadyFinal):
+		log.Info("job killed: its process tree is ended", "run_error", runErr)
 		c.delete(end, m, log)
 		return
 	case errors.Is(cause, errLost):
 		log.Warn("job lost to another consumer; dropping this run", "run_error", runErr)
 		return
-	case errors.Is(cause, errHandBack):
-		c.handBack(end, k, m, log)
+	case errors.Is(cause, errHandBack) && runErr != nil, errors.As(runErr, &pe):
+		c.handBack(end, k, m, log, runErr)
 		return
 	}
 	st := event.Status{User: k.User, Session: k.Session, Job: k.ID, State: job.Success, Consumer: c.ID, Instance: c.s.Instance}
 	switch {
-	case errors.As(cause, &te):
+	case runErr != nil && errors.As(cause, &te):
 		st.State, st.Message = job.Error, te.Error()
 	case runErr != nil:
 		st.State, st.Message = job.Error, runErr.Error()
@@ -126,7 +120,17 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 	c.delete(end, m, log)
 }
 
-// run runs j in a fresh work directory; a runner's panic becomes its error.
+// progressError: the store did not take the job's move to running for a
+// reason other than a kill (a transient failure, or a takeover).
+type progressError struct{ err error }
+
+func (e *progressError) Error() string { return "mark the job running: " + e.err.Error() }
+func (e *progressError) Unwrap() error { return e.err }
+
+// run stages j in a fresh work directory (the job is in setup), marks it
+// running with a conditional write and runs it. A runner's panic becomes its
+// error; a refused move to running is returned as is when the job is final
+// (killed during setup), else as a *progressError.
 func (c *Consumer) run(ctx context.Context, j job.Job, log *slog.Logger) (res runner.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -146,10 +150,21 @@ func (c *Consumer) run(ctx context.Context, j job.Job, log *slog.Logger) (res ru
 	if !c.s.KeepWork {
 		defer os.RemoveAll(filepath.Dir(dir))
 	}
-	return r.Run(ctx, runner.Job{
+	run, err := r.Stage(ctx, runner.Job{
 		Key: j.Key(), Application: j.Application, Simulation: j.Simulation, Input: j.Input,
 		Reset: j.Reset, Initialize: j.Initialize, Dir: dir,
 	})
+	if err != nil {
+		return runner.Result{}, err
+	}
+	if _, err := c.store.Transition(ctx, j.Key(), job.Running, sessionstore.Change{Consumer: c.ID}); err != nil {
+		if errors.Is(err, job.ErrAlreadyFinal) {
+			return runner.Result{}, err
+		}
+		return runner.Result{}, &progressError{err: err}
+	}
+	log.Info("job running", "application", j.Application, "simulation", j.Simulation)
+	return run(ctx)
 }
 
 // refused handles a claim the store refused.
@@ -175,13 +190,13 @@ func (c *Consumer) refused(ctx context.Context, m sqstypes.Message, log *slog.Lo
 }
 
 // handBack releases the job's lease and makes its message visible at once,
-// so another worker takes it over without waiting.
-func (c *Consumer) handBack(ctx context.Context, k job.Key, m sqstypes.Message, log *slog.Logger) {
+// so a worker takes it over without waiting for the lease to run out.
+func (c *Consumer) handBack(ctx context.Context, k job.Key, m sqstypes.Message, log *slog.Logger, why error) {
 	if err := c.store.Release(ctx, k, c.ID); err != nil {
 		log.Warn("release of the job's lease failed; it runs out by itself", "err", err)
 	}
 	c.setVisibility(ctx, m, 0, log)
-	log.Info("job handed back")
+	log.Info("job handed back", "reason", why)
 }
 
 func (c *Consumer) saveOutput(ctx context.Context, k job.Key, out []byte) error {

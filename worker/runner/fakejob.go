@@ -44,20 +44,26 @@ type FakeJob struct {
 	Args []string // arguments before the run directory; default FakeJobCommand
 }
 
-// Run implements Runner.
-func (f FakeJob) Run(ctx context.Context, j Job) (Result, error) {
+// Stage implements Runner: it writes the input for the child.
+func (f FakeJob) Stage(_ context.Context, j Job) (Run, error) {
 	var in struct {
 		Control Control `json:"control"`
 	}
 	if err := json.Unmarshal(j.Input, &in); err != nil {
-		return Result{}, fmt.Errorf("fake-job input: %w", err)
-	}
-	if in.Control.Panic != "" {
-		panic(in.Control.Panic)
+		return nil, fmt.Errorf("fake-job input: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(j.Dir, FakeJobInput), j.Input, 0o600); err != nil {
-		return Result{}, err
+		return nil, err
 	}
+	return func(ctx context.Context) (Result, error) {
+		if in.Control.Panic != "" {
+			panic(in.Control.Panic)
+		}
+		return f.run(ctx, j)
+	}, nil
+}
+
+func (f FakeJob) run(ctx context.Context, j Job) (Result, error) {
 	log, err := openLog(j.Dir, fakeJobLog)
 	if err != nil {
 		return Result{}, err

@@ -60,18 +60,23 @@ type FOQUS struct {
 // turbineNode is the flowsheet's Turbine node, staged under models/.
 type turbineNode struct{ Model, App, Dir string }
 
-// Run implements Runner.
-func (f FOQUS) Run(ctx context.Context, j Job) (Result, error) {
+// Stage implements Runner: it stages the simulations, the input and the
+// driver into the run directory.
+func (f FOQUS) Stage(ctx context.Context, j Job) (Run, error) {
 	turbine, err := f.stage(ctx, j)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(j.Dir, FOQUSInput), j.Input, 0o600); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(j.Dir, foqusDriver), driver, 0o600); err != nil {
-		return Result{}, err
+		return nil, err
 	}
+	return func(ctx context.Context) (Result, error) { return f.run(ctx, j, turbine) }, nil
+}
+
+func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, error) {
 	log, err := openLog(j.Dir, foqusLog)
 	if err != nil {
 		return Result{}, err

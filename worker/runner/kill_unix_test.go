@@ -23,7 +23,7 @@ func TestFakeJobHangIsKilledWithItsTree(t *testing.T) {
 	cause := errors.New("killed by the test")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
-	go func() { _, err := r.Run(ctx, j); done <- err }()
+	go func() { _, err := runJob(ctx, r, j); done <- err }()
 	pids := waitPIDs(t, filepath.Join(j.Dir, FakeJobPIDs), 2)
 	cancel(cause)
 	select {

@@ -38,12 +38,17 @@ type Result struct {
 	Message string
 }
 
-// Runner runs one job. It returns when the run ends or ctx is done; in the
+// Runner runs the jobs of one application in two steps: Stage prepares the
+// work directory (downloads, input files) while the job is in setup, and the
+// Run it returns runs the staged job.
+type Runner interface {
+	Stage(ctx context.Context, j Job) (Run, error)
+}
+
+// Run runs a staged job. It returns when the run ends or ctx is done; in the
 // latter case it has killed every process it started and returns an error
 // wrapping context.Cause(ctx).
-type Runner interface {
-	Run(ctx context.Context, j Job) (Result, error)
-}
+type Run func(ctx context.Context) (Result, error)
 
 // Set maps applications to their runners.
 type Set map[string]Runner

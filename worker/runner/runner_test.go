@@ -71,6 +71,15 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
+// runJob stages and runs j as the worker does.
+func runJob(ctx context.Context, r Runner, j Job) (Result, error) {
+	run, err := r.Stage(ctx, j)
+	if err != nil {
+		return Result{}, err
+	}
+	return run(ctx)
+}
+
 func fakeJob(t *testing.T, input string) Job {
 	t.Helper()
 	return Job{
@@ -81,7 +90,7 @@ func fakeJob(t *testing.T, input string) Job {
 
 func TestFakeJobComputesFOQUSShapedOutput(t *testing.T) {
 	r := FakeJob{Exe: os.Args[0]}
-	res, err := r.Run(context.Background(), fakeJob(t, `{"A":{"x":2,"y":3.5},"B":{"z":-1},"graph":{}}`))
+	res, err := runJob(context.Background(), r, fakeJob(t, `{"A":{"x":2,"y":3.5},"B":{"z":-1},"graph":{}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,12 +117,12 @@ func TestFakeJobFailureControls(t *testing.T) {
 	r := FakeJob{Exe: os.Args[0]}
 	ctx := context.Background()
 
-	res, err := r.Run(ctx, fakeJob(t, `{"A":{"x":1},"control":{"fail":"solver diverged"}}`))
+	res, err := runJob(ctx, r, fakeJob(t, `{"A":{"x":1},"control":{"fail":"solver diverged"}}`))
 	if err != nil || res.GraphError != 1 || !strings.Contains(res.Message, "node A error 1: solver diverged") {
 		t.Fatalf("fail control: %+v, %v", res, err)
 	}
 
-	_, err = r.Run(ctx, fakeJob(t, `{"control":{"exit":3}}`))
+	_, err = runJob(ctx, r, fakeJob(t, `{"control":{"exit":3}}`))
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(ee.Stderr, "crashing with status 3") {
 		t.Fatalf("exit control: %v, want an ExitError with status 3 and stderr", err)
@@ -125,10 +134,10 @@ func TestFakeJobFailureControls(t *testing.T) {
 				t.Fatalf("panic control: recovered %v, want boom", v)
 			}
 		}()
-		_, _ = r.Run(ctx, fakeJob(t, `{"control":{"panic":"boom"}}`))
+		_, _ = runJob(ctx, r, fakeJob(t, `{"control":{"panic":"boom"}}`))
 	}()
 
-	if _, err := r.Run(ctx, fakeJob(t, `[1]`)); err == nil {
+	if _, err := runJob(ctx, r, fakeJob(t, `[1]`)); err == nil {
 		t.Fatal("an input that is not an object ran")
 	}
 }
@@ -189,7 +198,7 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	t.Setenv(envFakePython, abs)
 	runner := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0]}
 
-	res, err := runner.Run(ctx, j)
+	res, err := runJob(ctx, runner, j)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,14 +246,14 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	var se *StagingError
 	j.Simulation, j.Dir = "empty", t.TempDir()
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "empty", "model.bkp"), "x")
-	if _, err := runner.Run(ctx, j); !errors.As(err, &se) {
+	if _, err := runJob(ctx, runner, j); !errors.As(err, &se) {
 		t.Fatalf("run without session.foqus: %v, want a StagingError", err)
 	}
 	j.Simulation, j.Dir = "broken", t.TempDir()
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "broken", "session.foqus"),
 		`{"flowsheet":{"nodes":{"A":{"modelName":"nomodel","turbApp":["AspenPlus",""]}}}}`)
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "nomodel", "aspenplus_sinter.json"), "{}")
-	if _, err := runner.Run(ctx, j); !errors.As(err, &se) || !strings.Contains(se.Reason, "0 .bkp model files") {
+	if _, err := runJob(ctx, runner, j); !errors.As(err, &se) || !strings.Contains(se.Reason, "0 .bkp model files") {
 		t.Fatalf("Turbine node without its model: %v, want a StagingError", err)
 	}
 }
