@@ -1,0 +1,76 @@
+// Command foqus-local runs the whole FOQUS cloud on this machine (make dev):
+// moto as AWS, the synthesized CDK app deployed into it, the API on a local
+// gateway, the update processor and fake-job workers. Ctrl-C stops it all.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/foqus-cloud/stack/local/devstack"
+)
+
+func main() {
+	o := devstack.Options{}
+	flag.StringVar(&o.Addr, "addr", "127.0.0.1:8080", "address the API gateway listens on")
+	flag.StringVar(&o.Stage, "stage", "dev", "stage the CDK app was synthesized for")
+	flag.StringVar(&o.CDKOut, "cdk-out", "cdk.out", "the synthesized cloud assembly (make synth)")
+	flag.IntVar(&o.Workers, "workers", 2, "worker processes to run")
+	flag.StringVar(&o.WorkerBin, "worker", "build/worker/foqus-worker", "the foqus-worker binary (make build)")
+	flag.StringVar(&o.User, "user", "demo", "demo user to create")
+	flag.StringVar(&o.Password, "password", "", "its password (default: a random one, printed)")
+	cfgPath := flag.String("turbine-cfg", ".cache/dev/turbine.cfg", "where to write the FOQUS turbine.cfg for this stack")
+	verbose := flag.Bool("v", false, "log requests, processor and worker output")
+	flag.Parse()
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+		o.WorkerLog = os.Stderr
+	}
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(o, *cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "foqus-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o devstack.Options, cfgPath string) error {
+	began := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := devstack.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfgPath, []byte(st.TurbineConfig()), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf(`FOQUS cloud is up on this machine (started in %.1fs)
+
+  API base URL   %s
+  user           %s
+  password       %s
+  AWS emulator   %s  (AWS_ENDPOINT_URL for the aws CLI and tools)
+  workers        %d x fake-job runner
+  turbine.cfg    %s  (point FOQUS desktop at it)
+
+Try:  curl -u %s:%s %s/session
+
+Ctrl-C stops everything.
+`, time.Since(began).Seconds(), st.BaseURL, st.User, st.Password, st.Endpoint, o.Workers, cfgPath, st.User, st.Password, st.BaseURL)
+	<-ctx.Done()
+	fmt.Println("\nstopping...")
+	return nil
+}

@@ -1,0 +1,262 @@
+// Package devstack runs the whole FOQUS cloud on this machine: a moto server
+// plays AWS, the synthesized CDK templates are deployed into it, a local
+// gateway serves the API through the functions' own handlers, the update
+// processor consumes its queue as its event source mapping would, and worker
+// processes run jobs with the fake-job runner. make dev and the end-to-end
+// tests both start it here.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/user"
+	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/registry"
+	"github.com/foqus-cloud/stack/local/deploy"
+	"github.com/foqus-cloud/stack/local/eventsource"
+	"github.com/foqus-cloud/stack/local/gateway"
+)
+
+// Options say what to start.
+type Options struct {
+	Stage      string // the synthesized stage (make synth STAGE=...)
+	CDKOut     string // the cloud assembly directory
+	Addr       string // gateway listen address; port 0 picks a free one
+	Workers    int    // worker processes
+	WorkerBin  string // the foqus-worker binary (make build)
+	WorkerArgs []string
+	User       string // demo user created at start
+	Password   string // its password; empty: a random one
+	Log        *slog.Logger
+	WorkerLog  io.Writer // worker processes' output; nil discards it
+}
+
+// Stack is the running local cloud.
+type Stack struct {
+	BaseURL  string // the API's base URL, stage included
+	User     string
+	Password string
+	Endpoint string // the emulator's endpoint
+	Config   aws.Config
+	Env      map[string]string // resource names, as the deployed functions got them
+	Deployed *deploy.Deployment
+
+	moto    *mototest.Server
+	server  *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	workers []*exec.Cmd
+	opts    Options
+}
+
+// AMI is the image id the local stack publishes where the image pipeline would.
+const AMI = "ami-0000000000000dev0"
+
+// Start brings the whole stack up; Close takes it down.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	asm, err := deploy.ReadAssembly(o.CDKOut)
+	if err != nil {
+		return nil, err
+	}
+	moto, err := mototest.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{moto: moto, Endpoint: moto.Endpoint(), opts: o, User: o.User, Password: o.Password}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Config, err = moto.Config(ctx); err != nil {
+		return nil, err
+	}
+	s.Deployed, err = deploy.Deploy(ctx, s.Config, asm, map[string]string{fmt.Sprintf(resource.WorkerAMISSM, o.Stage): AMI})
+	if err != nil {
+		return nil, err
+	}
+	fns, err := s.Deployed.Functions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
+	s.Env = map[string]string{}
+	var updates registry.UpdatesFunc
+	for _, name := range api.Functions() {
+		f, ok := fns[resource.Name(name, o.Stage)]
+		if !ok {
+			return nil, fmt.Errorf("function %s is not in the deployed stack", resource.Name(name, o.Stage))
+		}
+		for k, v := range f.Env {
+			s.Env[k] = v
+		}
+		set, err := registry.New(s.Config, f.Env, name) // each handler sees only its own function's environment
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", name, err)
+		}
+		switch name {
+		case api.FnAuthorizer:
+			gw.Authorizer = set.Authorizer
+		case api.FnUpdateProcessor:
+			updates = set.Updates
+		default:
+			gw.Handlers[name] = set.HTTP[name]
+		}
+	}
+	if err := s.createUser(ctx); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.startProcessors(runCtx, updates); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.BaseURL = fmt.Sprintf("http://%s/%s", ln.Addr(), o.Stage)
+	s.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = s.server.Serve(ln) }()
+	for i := 0; i < o.Workers; i++ {
+		if _, err := s.StartWorker(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) createUser(ctx context.Context) error {
+	if s.User == "" {
+		return nil
+	}
+	if s.Password == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		s.Password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	users := user.NewStore(dynamodb.NewFromConfig(s.Config), s.Env[resource.EnvUsersTable])
+	if _, err := users.Create(ctx, s.User, s.Password, user.Free); err != nil {
+		return fmt.Errorf("demo user: %w", err)
+	}
+	return nil
+}
+
+// startProcessors runs each of the template's SQS event source mappings.
+func (s *Stack) startProcessors(ctx context.Context, updates registry.UpdatesFunc) error {
+	maps, err := s.Deployed.QueueMappings(ctx)
+	if err != nil {
+		return err
+	}
+	q := sqs.NewFromConfig(s.Config)
+	for _, m := range maps {
+		if m.Function != resource.Name(api.FnUpdateProcessor, s.opts.Stage) {
+			return fmt.Errorf("event source mapping to %s: the local stack runs only the update processor", m.Function)
+		}
+		arn, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(m.QueueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return err
+		}
+		p := &eventsource.Poller{
+			SQS: q, QueueURL: m.QueueURL, QueueARN: arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
+			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: updates, Log: s.opts.Log, WaitSeconds: 1,
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); _ = p.Run(ctx) }()
+	}
+	if len(maps) == 0 {
+		return errors.New("the deployed stack has no event source mapping for the update processor")
+	}
+	return nil
+}
+
+// StartWorker starts one more worker process, configured from the worker
+// config parameter the CDK app wrote.
+func (s *Stack) StartWorker() (*exec.Cmd, error) {
+	args := append([]string{"run", "--config", "ssm:" + fmt.Sprintf(resource.WorkerConfigSSM, s.opts.Stage), "--stop-grace", "10s"}, s.opts.WorkerArgs...)
+	cmd := exec.Command(s.opts.WorkerBin, args...)
+	cmd.Env = append(os.Environ(),
+		"AWS_ENDPOINT_URL="+s.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION="+s.Config.Region, "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Stdout, cmd.Stderr = s.opts.WorkerLog, s.opts.WorkerLog
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker %s: %w", s.opts.WorkerBin, err)
+	}
+	s.mu.Lock()
+	s.workers = append(s.workers, cmd)
+	s.mu.Unlock()
+	go func() { _ = cmd.Wait() }()
+	return cmd, nil
+}
+
+// TurbineConfig is a FOQUS turbine.cfg for this stack (spec §9).
+func (s *Stack) TurbineConfig() string {
+	var b strings.Builder
+	for _, sec := range []string{"Consumer", "Job", "Simulation", "Session", "Application"} {
+		fmt.Fprintf(&b, "[%s]\nurl = %s/%s/\n", sec, s.BaseURL, strings.ToLower(sec))
+		if sec == "Simulation" {
+			b.WriteString("SignedUrl = True\n")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "[Authentication]\nusername = %s\npassword = %s\n", s.User, s.Password)
+	return b.String()
+}
+
+// Close stops the workers (SIGTERM: they hand back their jobs), the gateway,
+// the processors and moto.
+func (s *Stack) Close() {
+	s.mu.Lock()
+	for _, w := range s.workers {
+		if w.Process != nil {
+			_ = w.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	s.mu.Unlock()
+	if s.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.server.Shutdown(ctx)
+		cancel()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, w := range s.workers {
+		if w.Process != nil {
+			_ = w.Process.Kill()
+		}
+	}
+	s.mu.Unlock()
+	if s.moto != nil {
+		s.moto.Close()
+	}
+}
