@@ -236,20 +236,22 @@ func (s Settings) Validate() error {
 }
 
 // Usage writes every worker setting with its environment variable and default.
-func Usage(w io.Writer) {
+func Usage(w io.Writer) error {
 	var s Settings
-	list := settings(&s)
-	fmt.Fprintf(w, "\nWorker settings (after --; each also from its environment variable; flags win):\n")
-	for _, b := range list {
-		def := b.value.String()
+	var b strings.Builder
+	b.WriteString("\nWorker settings (after --; each also from its environment variable; flags win):\n")
+	for _, x := range settings(&s) {
+		def := x.value.String()
 		if def != "" && def != "false" && def != "0s" {
 			def = " (default " + def + ")"
 		} else {
 			def = ""
 		}
-		fmt.Fprintf(w, "    --%s  [%s]\n        %s%s\n", b.name, b.env, b.help, def)
+		fmt.Fprintf(&b, "    --%s  [%s]\n        %s%s\n", x.name, x.env, x.help, def)
 	}
-	fmt.Fprintf(w, "\nWith --config file:<path>, ssm:<name> or imds, the stack settings come from that JSON\n"+
-		"(resource.WorkerConfig: stage, region, jobQueueUrl, updateTopicArn, resourcesTable, sessionBucket,\n"+
+	b.WriteString("\nWith --config file:<path>, ssm:<name> or imds, the stack settings come from that JSON\n" +
+		"(resource.WorkerConfig: stage, region, jobQueueUrl, updateTopicArn, resourcesTable, sessionBucket,\n" +
 		"simulationBucket) where flags and environment leave them empty.\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }

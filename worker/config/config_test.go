@@ -63,7 +63,9 @@ func TestValidateNamesEveryMissingStackSetting(t *testing.T) {
 
 func TestUsageListsEverySetting(t *testing.T) {
 	var b bytes.Buffer
-	Usage(&b)
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
 	var s Settings
 	for _, x := range settings(&s) {
 		if !strings.Contains(b.String(), "--"+x.name+"  ["+x.env+"]") {
@@ -122,7 +124,7 @@ func TestResolveFromIMDS(t *testing.T) {
 	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
 			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", r.Header.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
-			w.Write([]byte("tok"))
+			_, _ = w.Write([]byte("tok"))
 			return
 		}
 		if r.Header.Get("X-Aws-Ec2-Metadata-Token") != "tok" {
@@ -137,7 +139,7 @@ func TestResolveFromIMDS(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(v))
+		_, _ = w.Write([]byte(v))
 	}))
 	defer meta.Close()
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", meta.URL) // read when the SDK config loads, as on EC2

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,12 +87,11 @@ func decode(r io.Reader) (resource.WorkerConfig, error) {
 }
 
 func fromFile(path string) (resource.WorkerConfig, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return resource.WorkerConfig{}, err
 	}
-	defer f.Close()
-	return decode(f)
+	return decode(bytes.NewReader(b))
 }
 
 func fromSSM(ctx context.Context, c *ssm.Client, name string) (resource.WorkerConfig, error) {
@@ -137,8 +137,8 @@ func Metadata(ctx context.Context, c *imds.Client, path string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("instance metadata %s: %w", path, err)
 	}
-	defer out.Content.Close()
 	b, err := io.ReadAll(out.Content)
+	_ = out.Content.Close() // read to the end: nothing left to report
 	if err != nil {
 		return "", fmt.Errorf("instance metadata %s: %w", path, err)
 	}

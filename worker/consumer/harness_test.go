@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := mototest.Run(m, &srv)
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -236,7 +236,7 @@ func (h *harness) output(key string) map[string]any {
 	if err != nil {
 		h.t.Fatalf("output %s: %v", key, err)
 	}
-	defer out.Body.Close()
+	defer func() { _ = out.Body.Close() }()
 	var o map[string]any
 	if err := json.NewDecoder(out.Body).Decode(&o); err != nil {
 		h.t.Fatal(err)

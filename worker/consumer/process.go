@@ -148,7 +148,11 @@ func (c *Consumer) run(ctx context.Context, j job.Job, log *slog.Logger) (res ru
 		return runner.Result{}, err
 	}
 	if !c.s.KeepWork {
-		defer os.RemoveAll(filepath.Dir(dir))
+		defer func() {
+			if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+				log.Warn("work directory not removed", "err", err)
+			}
+		}()
 	}
 	run, err := r.Stage(ctx, runner.Job{
 		Key: j.Key(), Application: j.Application, Simulation: j.Simulation, Input: j.Input,

@@ -57,7 +57,7 @@ type imdsStandIn struct {
 func (m *imdsStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
 		w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", r.Header.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
-		w.Write([]byte("tok"))
+		_, _ = w.Write([]byte("tok"))
 		return
 	}
 	if r.Header.Get("X-Aws-Ec2-Metadata-Token") != "tok" {
@@ -75,7 +75,7 @@ func (m *imdsStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Write([]byte(v))
+	_, _ = w.Write([]byte(v))
 }
 
 // A termination notice from instance metadata stops the worker taking jobs:

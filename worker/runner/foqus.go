@@ -81,7 +81,7 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	defer log.Close()
+	defer func() { _ = log.Close() }() // a log; the output file is what counts
 	cmd := exec.Command(f.Python, f.args(j, turbine)...)
 	cmd.Dir = j.Dir
 	if err := runTree(ctx, cmd, log); err != nil {
@@ -255,7 +255,7 @@ func (f FOQUS) download(ctx context.Context, key, path string) error {
 	if err != nil {
 		return &StagingError{Key: key, Reason: err.Error()}
 	}
-	defer out.Body.Close()
+	defer func() { _ = out.Body.Close() }()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (f FOQUS) download(ctx context.Context, key, path string) error {
 		return err
 	}
 	if _, err := io.Copy(file, out.Body); err != nil {
-		file.Close()
+		_ = file.Close()
 		return &StagingError{Key: key, Reason: err.Error()}
 	}
 	return file.Close()

@@ -71,7 +71,7 @@ func runTree(ctx context.Context, cmd *exec.Cmd, log io.Writer) error {
 		_ = tree.kill() // stragglers of a finished run
 	case <-ctx.Done():
 		kerr := tree.kill()
-		<-done
+		<-done //nolint:errcheck // a killed process's exit status says nothing more
 		if kerr != nil {
 			return fmt.Errorf("kill %s: %w (after: %w)", name, kerr, context.Cause(ctx))
 		}

@@ -31,17 +31,17 @@ func attachTree(p *os.Process) (*processTree, error) {
 	}
 	if _, err := windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
 		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
-		windows.CloseHandle(job)
+		_ = windows.CloseHandle(job)
 		return nil, fmt.Errorf("configure job object: %w", err)
 	}
 	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid))
 	if err != nil {
-		windows.CloseHandle(job)
+		_ = windows.CloseHandle(job)
 		return nil, fmt.Errorf("open process %d: %w", p.Pid, err)
 	}
-	defer windows.CloseHandle(h)
+	defer func() { _ = windows.CloseHandle(h) }()
 	if err := windows.AssignProcessToJobObject(job, h); err != nil {
-		windows.CloseHandle(job)
+		_ = windows.CloseHandle(job)
 		return nil, fmt.Errorf("assign process %d to job object: %w", p.Pid, err)
 	}
 	return &processTree{job: job}, nil
@@ -49,4 +49,4 @@ func attachTree(p *os.Process) (*processTree, error) {
 
 func (t *processTree) kill() error { return windows.TerminateJobObject(t.job, 1) }
 
-func (t *processTree) close() { windows.CloseHandle(t.job) }
+func (t *processTree) close() { _ = windows.CloseHandle(t.job) }

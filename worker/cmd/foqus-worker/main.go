@@ -42,7 +42,9 @@ func run(args []string) int {
 	}
 	if errors.Is(err, service.ErrHelp) || errors.Is(err, config.ErrHelp) {
 		service.Usage(os.Stdout)
-		config.Usage(os.Stdout)
+		if err := config.Usage(os.Stdout); err != nil {
+			return 1
+		}
 		return 0
 	}
 	if err != nil {

@@ -42,7 +42,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	exe := build(t, "linux")
 	var want bytes.Buffer
 	service.Usage(&want)
-	config.Usage(&want)
+	if err := config.Usage(&want); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{{"--help"}, {"run", "--", "--help"}} {
 		out, err := exec.Command(exe, args...).Output()
 		if err != nil || string(out) != want.String() {
