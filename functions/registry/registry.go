@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,47 +42,21 @@ type Set struct {
 	Updates func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 }
 
-var (
-	sessionEnv    = []string{resource.EnvResourcesTable, resource.EnvSessionBucket}
-	simulationEnv = []string{resource.EnvSimulationBucket}
-)
-
-// needs is the environment each function reads.
-var needs = map[string][]string{
-	api.FnAuthorizer:      {resource.EnvUsersTable},
-	api.FnApplications:    {},
-	api.FnSessionCreate:   sessionEnv,
-	api.FnSessionList:     sessionEnv,
-	api.FnSessionGet:      sessionEnv,
-	api.FnSessionAppend:   sessionEnv,
-	api.FnSessionStart:    {resource.EnvResourcesTable, resource.EnvSessionBucket, resource.EnvJobTopicARN},
-	api.FnSessionKill:     sessionEnv,
-	api.FnSessionStop:     sessionEnv,
-	api.FnSessionResult:   sessionEnv,
-	api.FnResultPage:      sessionEnv,
-	api.FnSimulationRoot:  simulationEnv,
-	api.FnSimulationGet:   simulationEnv,
-	api.FnSimulationPut:   simulationEnv,
-	api.FnInputPut:        simulationEnv,
-	api.FnInputGet:        simulationEnv,
-	api.FnInputSignedURL:  simulationEnv,
-	api.FnUpdateProcessor: {resource.EnvResourcesTable},
-}
-
-// Needs lists the environment variables (resource.Env*) function name reads,
-// for the CDK app and the local stack to set.
+// Needs lists the environment variables (resource.Env*) function name reads:
+// the contract in core/api, which the CDK app sets from too.
 func Needs(name string) ([]string, error) {
-	env, ok := needs[name]
-	if !ok {
-		return nil, fmt.Errorf("registry: unknown function %q", name)
+	vars, err := api.Env(name)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return slices.Clone(env), nil
+	return vars, nil
 }
 
 // OSEnv reads every resource.Env* variable from the process environment.
 func OSEnv() map[string]string {
 	env := map[string]string{}
-	for _, names := range needs {
+	for _, fn := range api.Functions() {
+		names, _ := api.Env(fn)
 		for _, k := range names {
 			if v, ok := os.LookupEnv(k); ok {
 				env[k] = v
