@@ -37,6 +37,10 @@ const (
 	// for a termination (lifecycle hook) or a spot interruption notice.
 	DefaultIMDSPoll = 5 * time.Second
 	DefaultPython   = "python"
+	// DefaultMaxAttempts bounds the runs of one job: a job whose runs keep
+	// ending without a result (the worker crashed, was killed or stopped)
+	// ends as error instead of looping until its message dead-letters.
+	DefaultMaxAttempts = 3
 	// MaxWait is SQS's longest long poll.
 	MaxWait = 20 * time.Second
 )
@@ -50,6 +54,7 @@ type Settings struct {
 	Lease       time.Duration // store lease and message visibility each extension grants
 	ExtendEvery time.Duration // lease and visibility extension, and kill poll, while a job runs
 	JobTimeout  time.Duration // a run longer than this ends as error
+	MaxAttempts int           // claims of one job before it ends as error without another run
 	Drain       time.Duration // on stop, how long running jobs may finish before they are handed back
 	Heartbeat   time.Duration // consumer heartbeat (store record and CloudWatch metric)
 	Metrics     bool          // publish the CloudWatch heartbeat metric
@@ -131,7 +136,7 @@ const envPrefix = "FOQUS_WORKER_"
 func settings(s *Settings) []setting {
 	*s = Settings{
 		Concurrency: DefaultConcurrency, Wait: DefaultWait, Lease: DefaultLease, ExtendEvery: DefaultExtendEvery,
-		JobTimeout: DefaultJobTimeout, Drain: DefaultDrain, Heartbeat: DefaultHeartbeat, Metrics: true, IMDSPoll: DefaultIMDSPoll,
+		JobTimeout: DefaultJobTimeout, MaxAttempts: DefaultMaxAttempts, Drain: DefaultDrain, Heartbeat: DefaultHeartbeat, Metrics: true, IMDSPoll: DefaultIMDSPoll,
 		WorkDir: filepath.Join(os.TempDir(), "foqus-worker"), Python: DefaultPython,
 	}
 	st := &s.Stack
@@ -148,6 +153,7 @@ func settings(s *Settings) []setting {
 		{"lease", envPrefix + "LEASE", "how long a claim and a message's invisibility last without extension; a crashed worker's job is retried after this", durationValue{&s.Lease}},
 		{"extend-every", envPrefix + "EXTEND_EVERY", "while a job runs: extend its lease and visibility, and notice a kill, this often", durationValue{&s.ExtendEvery}},
 		{"job-timeout", envPrefix + "JOB_TIMEOUT", "a run longer than this is killed and ends as error", durationValue{&s.JobTimeout}},
+		{"max-attempts", envPrefix + "MAX_ATTEMPTS", "runs of one job that end without a result (worker crash, kill, stop) before the next delivery ends it as error instead", intValue{&s.MaxAttempts}},
 		{"drain", envPrefix + "DRAIN", "on stop or instance termination, how long running jobs may finish before they are handed back to the queue", durationValue{&s.Drain}},
 		{"heartbeat", envPrefix + "HEARTBEAT", "consumer heartbeat interval (store record and CloudWatch metric)", durationValue{&s.Heartbeat}},
 		{"metrics", envPrefix + "METRICS", "publish the heartbeat metric " + resource.WorkerMetricNamespace + "/" + resource.WorkerHeartbeatMetric + " to CloudWatch", boolValue{&s.Metrics}},
@@ -214,8 +220,8 @@ func (s Settings) Validate() error {
 			p = append(p, "--"+f.name+" is not set")
 		}
 	}
-	if s.Concurrency < 1 {
-		p = append(p, "--concurrency must be at least 1")
+	if s.Concurrency < 1 || s.MaxAttempts < 1 {
+		p = append(p, "--concurrency and --max-attempts must be at least 1")
 	}
 	if s.Wait < 0 || s.Wait > MaxWait {
 		p = append(p, "--wait must lie between 0 and 20s")

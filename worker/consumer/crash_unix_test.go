@@ -119,3 +119,26 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
+
+// A job whose runs keep dying with their worker ends as error once its
+// attempts are used up, instead of looping until its message dead-letters.
+func TestCrashLoopEndsAsError(t *testing.T) {
+	h := newHarness(t)
+	a := h.startWorker("--max-attempts", "1")
+	k := h.submit(fakeJob(`{"control":{"delay":5}}`))[0]
+	h.waitFor(k, 20*time.Second, "running", func(j job.Job) bool { return j.State == job.Running })
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	b := h.startWorker("--max-attempts", "1")
+	j := h.waitFinal(k, 30*time.Second)
+	if j.State != job.Error || j.Message != "abandoned after 1 attempts without a result (the worker crashed, was killed or stopped)" {
+		t.Fatalf("job %s %q, want abandoned", j.State, j.Message)
+	}
+	h.waitEmpty(h.JobQueueURL, 10*time.Second)
+	if strings.Contains(b.out.String(), `msg="job running"`) {
+		t.Fatal("the second worker ran the job again")
+	}
+	b.stop(t, 10*time.Second)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -61,6 +62,10 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 		return
 	}
 	log = log.With("attempt", j.Attempts)
+	if j.Attempts > c.s.MaxAttempts {
+		c.abandon(ctx, m, j, log)
+		return
+	}
 	c.track(k, true)
 	defer c.track(k, false)
 
@@ -118,6 +123,21 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 	}
 	log.Info("job ended", "state", st.State, "message", st.Message)
 	c.delete(end, m, log)
+}
+
+// abandon ends a job whose earlier runs all ended without a result: the
+// worker running it crashed, was killed or stopped every time.
+func (c *Consumer) abandon(ctx context.Context, m sqstypes.Message, j job.Job, log *slog.Logger) {
+	st := event.Status{
+		User: j.User, Session: j.Session, Job: j.ID, State: job.Error, Consumer: c.ID, Instance: c.s.Instance, At: time.Now().UTC(),
+		Message: fmt.Sprintf("abandoned after %d attempts without a result (the worker crashed, was killed or stopped)", j.Attempts-1),
+	}
+	if err := c.publish(ctx, st); err != nil {
+		log.Error("could not publish the end of an abandoned job", "err", err)
+		return
+	}
+	log.Warn("job abandoned", "attempts", j.Attempts-1)
+	c.delete(ctx, m, log)
 }
 
 // progressError: the store did not take the job's move to running for a
