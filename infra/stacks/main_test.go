@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(tmp)
+		defer func() { _ = os.RemoveAll(tmp) }()
 		if err := setup(tmp); err != nil {
 			fmt.Fprintln(os.Stderr, "synth for the tests:", err)
 			return 1

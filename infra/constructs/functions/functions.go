@@ -111,12 +111,8 @@ func New(scope constructs.Construct, id string, st config.Stage, buildDir string
 		d.ResourcesTable.Grant(fn, *jsii.Strings(actions...)...)
 		env(fn, resource.EnvResourcesTable, *d.ResourcesTable.TableName())
 	}
-	sessionBucket := func(fn awslambda.Function, write bool) {
-		if write {
-			d.SessionBucket.GrantReadWrite(fn, nil)
-		} else {
-			d.SessionBucket.GrantRead(fn, nil)
-		}
+	sessionBucket := func(fn awslambda.Function) { // outputs are written by workers only
+		d.SessionBucket.GrantRead(fn, nil)
 		env(fn, resource.EnvSessionBucket, *d.SessionBucket.BucketName())
 	}
 	simulationBucket := func(fn awslambda.Function, write bool) {
@@ -136,35 +132,43 @@ func New(scope constructs.Construct, id string, st config.Stage, buildDir string
 		env(fn, resource.EnvUpdateTopicARN, *m.UpdateTopic.TopicArn())
 	}
 
-	usersTable(f.ByName[api.FnAuthorizer])
-	for _, name := range []string{
-		api.FnSessionCreate, api.FnSessionList, api.FnSessionGet, api.FnSessionAppend,
-		api.FnSessionStart, api.FnSessionKill, api.FnSessionStop, api.FnSessionResult, api.FnResultPage,
-	} {
-		resourcesTable(f.ByName[name], true)
+	// Each function gets exactly the environment core/api declares for it, and
+	// access to what that names: write access only where it writes.
+	writes := map[string]bool{
+		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true, api.FnSessionStop: true,
+		api.FnSessionResult: true, api.FnUpdateProcessor: true,
+		api.FnSimulationPut: true, api.FnInputPut: true, api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
 	}
-	jobTopic(f.ByName[api.FnSessionStart])
-	updateTopic(f.ByName[api.FnSessionKill])
-	updateTopic(f.ByName[api.FnSessionStop])
-	sessionBucket(f.ByName[api.FnSessionResult], false)
-	sessionBucket(f.ByName[api.FnResultPage], false)
-	simulationBucket(f.ByName[api.FnSessionAppend], false)
-	for _, name := range []string{api.FnSimulationRoot, api.FnSimulationGet, api.FnInputGet} {
-		simulationBucket(f.ByName[name], false)
-	}
-	// Uploads and presigned URLs (a presigned PUT carries the signer's rights).
-	for _, name := range []string{api.FnSimulationPut, api.FnInputPut, api.FnInputSignedURL} {
-		simulationBucket(f.ByName[name], true)
+	for _, name := range api.Functions() {
+		fn := f.ByName[name]
+		vars, err := api.Env(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vars {
+			switch v {
+			case resource.EnvUsersTable:
+				usersTable(fn)
+			case resource.EnvResourcesTable:
+				resourcesTable(fn, writes[name])
+			case resource.EnvSessionBucket:
+				sessionBucket(fn)
+			case resource.EnvSimulationBucket:
+				simulationBucket(fn, writes[name])
+			case resource.EnvJobTopicARN:
+				jobTopic(fn)
+			case resource.EnvUpdateTopicARN:
+				updateTopic(fn)
+			default:
+				return nil, fmt.Errorf("function %s reads %s: no grant for it here", name, v)
+			}
+		}
 	}
 
 	proc := f.ByName[api.FnUpdateProcessor]
-	resourcesTable(proc, true)
-	sessionBucket(proc, true)
-	jobTopic(proc)
 	proc.AddEventSource(awslambdaeventsources.NewSqsEventSource(m.UpdateQueue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
-	env(proc, resource.EnvUpdateQueueURL, *m.UpdateQueue.QueueUrl())
 	return f, nil
 }

@@ -106,7 +106,7 @@ func New(scope constructs.Construct, id string, st config.Stage, artifacts awss3
 			Data:        jsii.String(comp.Content),
 		})
 		p.Components = append(p.Components, cc)
-		fmt.Fprintf(h, "%s@%s;", comp.Name, comp.Version)
+		_, _ = fmt.Fprintf(h, "%s@%s;", comp.Name, comp.Version) // hash writes cannot fail
 		var params []*awsimagebuilder.CfnImageRecipe_ComponentParameterProperty
 		for _, prm := range comp.Parameters {
 			var value string
@@ -115,7 +115,7 @@ func New(scope constructs.Construct, id string, st config.Stage, artifacts awss3
 				value = *artifacts.BucketName()
 			case ok:
 				value = v
-				fmt.Fprintf(h, "%s=%s;", prm.Name, v)
+				_, _ = fmt.Fprintf(h, "%s=%s;", prm.Name, v)
 			default:
 				continue // the document's default
 			}
