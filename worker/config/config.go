@@ -41,6 +41,8 @@ const (
 	// ending without a result (the worker crashed, was killed or stopped)
 	// ends as error instead of looping until its message dead-letters.
 	DefaultMaxAttempts = 3
+	// LogFileName is the log file in the work directory of a worker on EC2.
+	LogFileName = "foqus-worker.log"
 	// MaxWait is SQS's longest long poll.
 	MaxWait = 20 * time.Second
 )
@@ -63,6 +65,7 @@ type Settings struct {
 	KeepWork    bool          // keep a job's work directory after it ends
 	Python      string        // interpreter of the foqus runner (with foqus_lib)
 	Instance    string        // instance id (EC2) or host name, reported in heartbeats and events
+	LogFile     string        // the log also goes here (a service has no console)
 
 	explicit map[string]bool // settings given by flag or environment
 }
@@ -161,6 +164,7 @@ func settings(s *Settings) []setting {
 		{"work-dir", envPrefix + "WORK_DIR", "directory of the per-job work directories", stringValue{&s.WorkDir}},
 		{"keep-work", envPrefix + "KEEP_WORK", "keep each job's work directory (inputs, staged files, logs, output) after it ends", boolValue{&s.KeepWork}},
 		{"python", envPrefix + "PYTHON", "Python interpreter with FOQUS (foqus_lib) for the foqus runner", stringValue{&s.Python}},
+		{"log-file", envPrefix + "LOG_FILE", "also append the log to this file (default with --config imds: " + LogFileName + " in --work-dir; a Windows service has no console)", stringValue{&s.LogFile}},
 		{"instance", envPrefix + "INSTANCE", "name of this machine in heartbeats and events (default: the EC2 instance id, else the host name)", stringValue{&s.Instance}},
 	}
 }

@@ -3,6 +3,8 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,8 @@ import (
 // output is in S3 before the success is recorded, and the message is gone.
 func TestHappyPath(t *testing.T) {
 	h := newHarness(t)
-	w := h.startWorker()
+	logFile := filepath.Join(t.TempDir(), "logs", "worker.log")
+	w := h.startWorker("--log-file", logFile)
 	k := h.submit(fakeJob(`{"A":{"x":2,"y":3},"graph":{},"control":{"delay":1.5}}`))[0]
 
 	// While it runs, the store shows it running, held by the worker.
@@ -66,6 +69,9 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("heartbeat metrics %+v, %v", out, err)
 	}
 	w.stop(t, 10*time.Second)
+	if b, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(b), `msg="job ended"`) || !strings.Contains(string(b), `msg="aws requests"`) {
+		t.Fatalf("log file %s: %v\n%s", logFile, err, b)
+	}
 }
 
 // Failures of every kind end the job as error with a reason (the output

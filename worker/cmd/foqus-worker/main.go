@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -52,7 +54,20 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "see foqus-worker --help")
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	out := io.Writer(os.Stderr)
+	if cmd.Run.Config == service.ConfigIMDS && settings.LogFile == "" {
+		settings.LogFile = filepath.Join(settings.WorkDir, config.LogFileName)
+	}
+	if settings.LogFile != "" {
+		f, err := openLog(settings.LogFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer func() { _ = f.Close() }()
+		out = io.MultiWriter(os.Stderr, f)
+	}
+	log := slog.New(slog.NewTextHandler(out, nil))
 	work := func(ctx context.Context) error { return work(ctx, cmd.Run.Config, settings, log) }
 	if err := service.Execute(cmd, work, log); err != nil {
 		log.Error("foqus-worker failed", "err", err)
@@ -104,4 +119,16 @@ func work(ctx context.Context, source string, s config.Settings, log *slog.Logge
 		job.AppFOQUS:   runner.FOQUS{S3: s3c, Bucket: s.Stack.SimulationBucket, Python: s.Python},
 	}
 	return consumer.New(s, clients, runners, log).Run(ctx)
+}
+
+// openLog opens the log file for appending, creating its directory.
+func openLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	return f, nil
 }
