@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func settings(s *Settings) []setting {
 	*s = Settings{
 		Concurrency: DefaultConcurrency, Wait: DefaultWait, Lease: DefaultLease, ExtendEvery: DefaultExtendEvery,
 		JobTimeout: DefaultJobTimeout, MaxAttempts: DefaultMaxAttempts, Drain: DefaultDrain, Heartbeat: DefaultHeartbeat, Metrics: true, IMDSPoll: DefaultIMDSPoll,
-		WorkDir: filepath.Join(os.TempDir(), "foqus-worker"), Python: DefaultPython,
+		WorkDir: defaultWorkDir(), Python: DefaultPython,
 	}
 	st := &s.Stack
 	return []setting{
@@ -167,6 +168,15 @@ func settings(s *Settings) []setting {
 		{"log-file", envPrefix + "LOG_FILE", "also append the log to this file (default with --config imds: " + LogFileName + " in --work-dir; a Windows service has no console)", stringValue{&s.LogFile}},
 		{"instance", envPrefix + "INSTANCE", "name of this machine in heartbeats and events (default: the EC2 instance id, else the host name)", stringValue{&s.Instance}},
 	}
+}
+
+// defaultWorkDir is %ProgramData%\FOQUS\worker on Windows (the service
+// runs as LocalSystem, whose temp folder is the system's), else a temp folder.
+func defaultWorkDir() string {
+	if pd := os.Getenv("ProgramData"); runtime.GOOS == "windows" && pd != "" {
+		return filepath.Join(pd, "FOQUS", "worker")
+	}
+	return filepath.Join(os.TempDir(), "foqus-worker")
 }
 
 // UsageError is a setting Parse or Validate refuses.
