@@ -40,7 +40,7 @@ func (c *Consumer) beat(ctx context.Context) {
 	if err := c.store.Heartbeat(ctx, rec); err != nil && ctx.Err() == nil {
 		c.log.Warn("heartbeat to the store failed", "err", err)
 	}
-	if c.c.CloudWatch == nil || !c.s.Metrics {
+	if c.c.CloudWatch == nil || !c.s.Metrics || c.s.Stack.Stage == "" { // the alarm watches one stage
 		return
 	}
 	if _, err := c.c.CloudWatch.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
