@@ -20,6 +20,7 @@ import (
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/config"
+	"github.com/foqus-cloud/stack/infra/constructs/functions"
 	"github.com/foqus-cloud/stack/infra/stacks"
 )
 
@@ -73,34 +74,95 @@ func TestEveryFunctionHasItsNameRuntimeAndArchitecture(t *testing.T) {
 	}
 }
 
-// Each function is told exactly the resources it reads, as core/api declares
-// them (the handler registry refuses to start without them), and its stage.
-func TestFunctionsEnvironmentNamesWhatTheyUse(t *testing.T) {
-	want := map[string][]string{}
-	for _, fn := range api.Functions() {
-		vars, err := api.Env(fn)
+// Each function is told exactly what core/api says it reads (the handler
+// registry refuses to start without it), and its stage.
+func TestFunctionsEnvironmentIsTheAPIContract(t *testing.T) {
+	byName := functionsByName(t, dev.svc)
+	for _, base := range api.Functions() {
+		want, err := api.Env(base)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[fn] = append(vars, resource.EnvStage)
-	}
-	byName := functionsByName(t, dev.svc)
-	for _, base := range api.Functions() {
-		w, ok := want[base]
-		if !ok {
-			t.Errorf("%s: no expected environment in this test: add it", base)
-			continue
-		}
+		want = append(want, resource.EnvStage)
+		sort.Strings(want)
 		vars, _ := path(dev.svc.Resources[byName[resource.Name(base, "dev")]].Properties, "Environment", "Variables").(map[string]any)
 		var got []string
 		for k := range vars {
 			got = append(got, k)
 		}
 		sort.Strings(got)
-		w = append([]string{}, w...)
-		sort.Strings(w)
-		if !reflect.DeepEqual(got, w) {
-			t.Errorf("%s: environment %v, want %v", base, got, w)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: environment %v, want %v", base, got, want)
+		}
+	}
+}
+
+// functionAccess is what one function's role may do: actions by the data or
+// messaging resource they apply to.
+func functionAccess(tmpl template, fnID string) map[string]map[string]bool {
+	role := refOf(tmpl.Resources[fnID].Properties["Role"])
+	access := map[string]map[string]bool{}
+	for id, p := range tmpl.ofType("AWS::IAM::Policy") {
+		if !mentions(p.Properties["Roles"], `"`+role+`"`) {
+			continue
+		}
+		for _, st := range iamStatements(template{Resources: map[string]cfnResource{id: p}}) {
+			for _, target := range []string{"DataUsers", "DataResources", "DataSessions", "DataSimulations", "MessagingJobTopic", "MessagingUpdateTopic", "MessagingUpdateQueue", "MessagingJobQueue"} {
+				if !mentions(st.s["Resource"], target) {
+					continue
+				}
+				if access[target] == nil {
+					access[target] = map[string]bool{}
+				}
+				for _, a := range strs(st.s["Action"]) {
+					access[target][a] = true
+				}
+			}
+		}
+	}
+	return access
+}
+
+// Least privilege: a function reaches a table, bucket or topic only when it
+// reads its name, and writes only where it must.
+func TestFunctionGrantsFollowTheirEnvironment(t *testing.T) {
+	byName := functionsByName(t, dev.svc)
+	writes := func(actions map[string]bool, list ...string) bool {
+		for _, a := range list {
+			if actions[a] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, base := range api.Functions() {
+		vars, _ := api.Env(base)
+		reads := map[string]bool{}
+		for _, v := range vars {
+			reads[v] = true
+		}
+		acc := functionAccess(dev.svc, byName[resource.Name(base, "dev")])
+		check := func(target string, want bool) {
+			if got := len(acc[target]) > 0; got != want {
+				t.Errorf("%s: access to %s %v, want %v (%v)", base, target, got, want, acc[target])
+			}
+		}
+		check("DataUsers", reads[resource.EnvUsersTable])
+		check("DataResources", reads[resource.EnvResourcesTable])
+		check("DataSessions", reads[resource.EnvSessionBucket])
+		check("DataSimulations", reads[resource.EnvSimulationBucket])
+		check("MessagingJobTopic", reads[resource.EnvJobTopicARN])
+		check("MessagingUpdateTopic", reads[resource.EnvUpdateTopicARN])
+		check("MessagingUpdateQueue", base == api.FnUpdateProcessor)
+		check("MessagingJobQueue", false)
+		if got := writes(acc["DataResources"], "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"); got != functions.WritesResources[base] {
+			t.Errorf("%s: writes FOQUS_Resources %v, want %v", base, got, functions.WritesResources[base])
+		}
+		if got := writes(acc["DataSimulations"], "s3:PutObject", "s3:DeleteObject*"); got != functions.WritesSimulations[base] {
+			t.Errorf("%s: writes the simulation bucket %v, want %v", base, got, functions.WritesSimulations[base])
+		}
+		if writes(acc["DataSessions"], "s3:PutObject", "s3:DeleteObject*") || writes(acc["DataUsers"], "dynamodb:PutItem", "dynamodb:UpdateItem") {
+			t.Errorf("%s: writes the session bucket or the users table: %v", base, acc)
 		}
 	}
 }

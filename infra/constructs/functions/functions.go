@@ -93,82 +93,72 @@ func New(scope constructs.Construct, id string, st config.Stage, buildDir string
 		})
 	}
 
-	env := func(fn awslambda.Function, kv ...string) {
-		for i := 0; i+1 < len(kv); i += 2 {
-			fn.AddEnvironment(jsii.String(kv[i]), jsii.String(kv[i+1]), nil)
-		}
-	}
-	usersTable := func(fn awslambda.Function) {
-		d.UsersTable.Grant(fn, jsii.String("dynamodb:GetItem"))
-		env(fn, resource.EnvUsersTable, *d.UsersTable.TableName())
-	}
-	// Item-level actions only: TransactWriteItems is authorised through them.
-	resourcesTable := func(fn awslambda.Function, write bool) {
-		actions := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
-		if write {
-			actions = append(actions, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
-		}
-		d.ResourcesTable.Grant(fn, *jsii.Strings(actions...)...)
-		env(fn, resource.EnvResourcesTable, *d.ResourcesTable.TableName())
-	}
-	sessionBucket := func(fn awslambda.Function) { // outputs are written by workers only
-		d.SessionBucket.GrantRead(fn, nil)
-		env(fn, resource.EnvSessionBucket, *d.SessionBucket.BucketName())
-	}
-	simulationBucket := func(fn awslambda.Function, write bool) {
-		if write {
-			d.SimulationBucket.GrantReadWrite(fn, nil)
-		} else {
-			d.SimulationBucket.GrantRead(fn, nil)
-		}
-		env(fn, resource.EnvSimulationBucket, *d.SimulationBucket.BucketName())
-	}
-	jobTopic := func(fn awslambda.Function) {
-		m.JobTopic.GrantPublish(fn)
-		env(fn, resource.EnvJobTopicARN, *m.JobTopic.TopicArn())
-	}
-	updateTopic := func(fn awslambda.Function) {
-		m.UpdateTopic.GrantPublish(fn)
-		env(fn, resource.EnvUpdateTopicARN, *m.UpdateTopic.TopicArn())
-	}
-
-	// Each function gets exactly the environment core/api declares for it, and
-	// access to what that names: write access only where it writes.
-	writes := map[string]bool{
-		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true, api.FnSessionStop: true,
-		api.FnSessionResult: true, api.FnUpdateProcessor: true,
-		api.FnSimulationPut: true, api.FnInputPut: true, api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
-	}
+	// Every function gets the variables core/api says it reads, and access to
+	// what they name; the level of access is decided here.
 	for _, name := range api.Functions() {
-		fn := f.ByName[name]
 		vars, err := api.Env(name)
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range vars {
-			switch v {
-			case resource.EnvUsersTable:
-				usersTable(fn)
-			case resource.EnvResourcesTable:
-				resourcesTable(fn, writes[name])
-			case resource.EnvSessionBucket:
-				sessionBucket(fn)
-			case resource.EnvSimulationBucket:
-				simulationBucket(fn, writes[name])
-			case resource.EnvJobTopicARN:
-				jobTopic(fn)
-			case resource.EnvUpdateTopicARN:
-				updateTopic(fn)
-			default:
-				return nil, fmt.Errorf("function %s reads %s: no grant for it here", name, v)
+		fn := f.ByName[name]
+		for _, key := range vars {
+			value, err := grant(fn, name, key, d, m)
+			if err != nil {
+				return nil, err
 			}
+			fn.AddEnvironment(jsii.String(key), jsii.String(value), nil)
 		}
 	}
-
-	proc := f.ByName[api.FnUpdateProcessor]
-	proc.AddEventSource(awslambdaeventsources.NewSqsEventSource(m.UpdateQueue, &awslambdaeventsources.SqsEventSourceProps{
+	f.ByName[api.FnUpdateProcessor].AddEventSource(awslambdaeventsources.NewSqsEventSource(m.UpdateQueue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
 	return f, nil
+}
+
+// Functions that change items of FOQUS_Resources or objects of the simulation
+// bucket; the others that name them only read.
+var (
+	WritesResources = map[string]bool{
+		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true,
+		api.FnSessionStop: true, api.FnSessionResult: true, api.FnUpdateProcessor: true,
+	}
+	WritesSimulations = map[string]bool{
+		api.FnSimulationPut: true, api.FnInputPut: true,
+		api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
+	}
+)
+
+// grant gives fn the access its variable key implies and returns the value.
+// Item-level DynamoDB actions only: TransactWriteItems is authorised through them.
+func grant(fn awslambda.Function, name, key string, d *data.Data, m *messaging.Messaging) (string, error) {
+	switch key {
+	case resource.EnvUsersTable:
+		d.UsersTable.Grant(fn, jsii.String("dynamodb:GetItem"))
+		return *d.UsersTable.TableName(), nil
+	case resource.EnvResourcesTable:
+		actions := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+		if WritesResources[name] {
+			actions = append(actions, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+		}
+		d.ResourcesTable.Grant(fn, *jsii.Strings(actions...)...)
+		return *d.ResourcesTable.TableName(), nil
+	case resource.EnvSessionBucket:
+		d.SessionBucket.GrantRead(fn, nil) // the workers write outputs; functions read them
+		return *d.SessionBucket.BucketName(), nil
+	case resource.EnvSimulationBucket:
+		if WritesSimulations[name] {
+			d.SimulationBucket.GrantReadWrite(fn, nil)
+		} else {
+			d.SimulationBucket.GrantRead(fn, nil)
+		}
+		return *d.SimulationBucket.BucketName(), nil
+	case resource.EnvJobTopicARN:
+		m.JobTopic.GrantPublish(fn)
+		return *m.JobTopic.TopicArn(), nil
+	case resource.EnvUpdateTopicARN:
+		m.UpdateTopic.GrantPublish(fn)
+		return *m.UpdateTopic.TopicArn(), nil
+	}
+	return "", fmt.Errorf("function %s reads %s: the CDK app has no grant for it yet (constructs/functions)", name, key)
 }
