@@ -16,7 +16,8 @@ cdk-app:
 
 synth: build-functions cdk-app ## synthesize the CDK app for STAGE into cdk.out/
 	@rm -rf $(CDK_OUT)
-	CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='{"stage":"$(STAGE)"}' FOQUS_BUILD_DIR=$(BUILD) $(CDK_APP)
+	@# JSII_DEPRECATED=quiet: aws-cdk-lib's own step scaling reads a deprecated prop.
+	CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='{"stage":"$(STAGE)"}' FOQUS_BUILD_DIR=$(BUILD) JSII_DEPRECATED=quiet $(CDK_APP)
 
 $(CDK):
 	@mkdir -p $(CDK_CLI_DIR)
