@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -192,25 +194,71 @@ func (e *env) drain(queueURL string, max, idle int) []sqstypes.Message {
 	e.t.Helper()
 	var got []sqstypes.Message
 	for empty := 0; len(got) < max && empty < idle; {
-		out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
-		})
+		msgs, err := e.receive(queueURL)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if len(out.Messages) == 0 {
+		if len(msgs) == 0 {
 			empty++
-			continue
 		}
-		empty = 0
-		got = append(got, out.Messages...)
-		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
-		for i, m := range out.Messages {
-			entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(string(rune('a' + i))), ReceiptHandle: m.ReceiptHandle}
-		}
-		if _, err := e.sqs.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &queueURL, Entries: entries}); err != nil {
-			e.t.Fatal(err)
-		}
+		got = append(got, msgs...)
 	}
+	return got
+}
+
+// receive receives and deletes up to 10 messages, waiting a second for them.
+func (e *env) receive(queueURL string) ([]sqstypes.Message, error) {
+	ctx := context.Background()
+	out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
+	})
+	if err != nil || len(out.Messages) == 0 {
+		return nil, err
+	}
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+	for i, m := range out.Messages {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+	}
+	if _, err := e.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &queueURL, Entries: entries}); err != nil {
+		return nil, err
+	}
+	return out.Messages, nil
+}
+
+// Drainers is how many receivers drain a queue while it fills: moto spends
+// time proportional to the queue's depth on every message operation, so
+// they must keep up with the publishers.
+const Drainers = 8
+
+// drainWhile receives and deletes messages with Drainers receivers until
+// done is closed and the queue stays empty for a poll.
+func (e *env) drainWhile(queueURL string, done <-chan struct{}) []sqstypes.Message {
+	var mu sync.Mutex
+	var got []sqstypes.Message
+	var wg sync.WaitGroup
+	for range Drainers {
+		wg.Go(func() {
+			finished := false
+			for {
+				select {
+				case <-done:
+					finished = true
+				default:
+				}
+				msgs, err := e.receive(queueURL)
+				if err != nil {
+					e.t.Error(err)
+					return
+				}
+				mu.Lock()
+				got = append(got, msgs...)
+				mu.Unlock()
+				if finished && len(msgs) == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	return got
 }
