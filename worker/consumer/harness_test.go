@@ -154,46 +154,6 @@ func (h *harness) process() {
 	}
 }
 
-// collect receives n job events from the update queue without recording
-// them; they are recorded by the next process calls.
-func (h *harness) collect(n int, within time.Duration) []event.Status {
-	h.t.Helper()
-	ctx := context.Background()
-	var out []event.Status
-	var held []sqstypes.Message
-	deadline := time.Now().Add(within)
-	for len(out) < n {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%d of %d job events after %v", len(out), n, within)
-		}
-		r, err := h.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(h.UpdateQueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames: []string{"All"}, VisibilityTimeout: 60,
-		})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, m := range r.Messages {
-			msg, err := event.Decode(aws.ToString(m.Body), event.SQSAttributes(m.MessageAttributes))
-			if err != nil {
-				h.t.Fatalf("the worker published an undecodable event: %v", err)
-			}
-			if st, ok := msg.(event.Status); ok {
-				out = append(out, st)
-			}
-			held = append(held, m)
-		}
-	}
-	for _, m := range held { // back to the queue for process
-		if _, err := h.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(h.UpdateQueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
-		}); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // eventsOf returns the events published for job id.
 func (h *harness) eventsOf(id string) []event.Status {
 	h.mu.Lock()
