@@ -240,8 +240,8 @@ func (s Settings) Validate() error {
 	if s.Wait < 0 || s.Wait > MaxWait {
 		p = append(p, "--wait must lie between 0 and 20s")
 	}
-	if s.Lease < 2*time.Second || s.ExtendEvery <= 0 || s.ExtendEvery >= s.Lease {
-		p = append(p, "need 0 < --extend-every < --lease and --lease >= 2s")
+	if s.Lease < 2*time.Second || s.ExtendEvery <= 0 || s.ExtendEvery > s.Lease/2 {
+		p = append(p, "need 0 < --extend-every <= --lease/2 (an extension may fail once) and --lease >= 2s")
 	}
 	if s.JobTimeout <= 0 || s.Heartbeat <= 0 || s.Drain < 0 || s.IMDSPoll < 0 {
 		p = append(p, "--job-timeout and --heartbeat must be positive, --drain and --imds-poll not negative")

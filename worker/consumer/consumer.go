@@ -6,6 +6,11 @@
 // process.go (one job), extend.go (lease, visibility and kill poll),
 // poison.go (messages that never decode), heartbeat.go, instance.go
 // (termination notices and the lifecycle hook).
+//
+// A job that runs shorter than one extension period costs the worker six
+// AWS requests: ReceiveMessage, UpdateItem (claim: submit -> setup),
+// UpdateItem (setup -> running), PutObject (output), Publish (the end) and
+// DeleteMessage. The update processor records the end (core/recorder).
 package consumer
 
 import (
