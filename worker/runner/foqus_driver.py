@@ -56,14 +56,15 @@ def main():
 
 
 def register_turbine(dat, model, app, directory):
-    """Upload the model's SimSinter configuration and files to TurbineLite."""
+    """Register the model with TurbineLite, or refresh it when registered.
+
+    uploadSimulation takes the model file (and the rest) from the folder of
+    the SimSinter configuration, where the worker staged them.
+    """
     sinter = os.path.join(directory, "%s_sinter.json" % app.lower())
-    others = []
-    for root, _, files in os.walk(directory):
-        others += [os.path.join(root, f) for f in files if os.path.join(root, f) != sinter]
     turb = dat.flowsheet.turbConfig
     known = model in turb.getSimulationList()
-    turb.uploadSimulation(model, sinter, update=known, otherResources=others)
+    turb.uploadSimulation(model, sinter, update=known)
 
 
 if __name__ == "__main__":
