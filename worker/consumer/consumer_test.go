@@ -112,3 +112,22 @@ func TestFailuresEndAsErrors(t *testing.T) {
 	h.waitEmpty(h.JobQueueURL, 5*time.Second)
 	w.stop(t, 10*time.Second)
 }
+
+// An output too big for a message (SNS's 256 KB; the original's limit) is
+// in S3 only: the event carries its key, and the job records it.
+func TestOutputTooBigForAMessage(t *testing.T) {
+	h := newHarness(t)
+	w := h.startWorker()
+	k := h.submit(fakeJob(`{"A":{"x":1},"control":{"pad":300000}}`))[0]
+	j := h.waitFinal(k, 20*time.Second)
+	if j.State != job.Success || len(j.Output) != 0 || j.OutputKey == "" {
+		t.Fatalf("job %s %q, %d bytes inline, key %q: want success with the output only in S3", j.State, j.Message, len(j.Output), j.OutputKey)
+	}
+	if o := h.output(j.OutputKey); len(o["padding"].(string)) != 300000 || o["graphError"] != 0.0 {
+		t.Fatal("the stored output is not the whole output")
+	}
+	if ev := h.eventsOf(k.ID); len(ev) != 1 || len(ev[0].Output) != 0 {
+		t.Fatalf("events %d, inline %d bytes", len(ev), len(ev[0].Output))
+	}
+	w.stop(t, 10*time.Second)
+}

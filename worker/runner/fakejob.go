@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type Control struct {
 	Hang  bool    `json:"hang,omitempty"`  // the child never finishes (timeout and kill paths)
 	Spawn bool    `json:"spawn,omitempty"` // the child starts a grandchild that sleeps (process-tree kill)
 	Panic string  `json:"panic,omitempty"` // the worker's runner code panics with this value
+	Pad   int     `json:"pad,omitempty"`   // the output grows by this many bytes (outputs too big for a message)
 }
 
 // FakeJob runs the original's test application: outputs computed from the
@@ -195,8 +197,12 @@ func fakeOutput(in map[string]json.RawMessage, c Control) map[string]any {
 		}
 		nodeErr[n], msgs[n] = 1, c.Fail
 	}
-	return map[string]any{
+	o := map[string]any{
 		"input": input, "output": outputs, "graphError": graphError, "nodeError": nodeErr,
 		"nodeSettings": map[string]any{}, "turbineMessages": msgs, "solTime": c.Delay,
 	}
+	if c.Pad > 0 {
+		o["padding"] = strings.Repeat("x", c.Pad)
+	}
+	return o
 }
