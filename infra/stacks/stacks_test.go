@@ -691,10 +691,13 @@ func TestWorkerFleet(t *testing.T) {
 		kinds := map[string]int{}
 		for _, sp := range tmpl.ofType("AWS::AutoScaling::ScalingPolicy") {
 			kinds[sp.Properties["PolicyType"].(string)]++
-			if sp.Properties["PolicyType"] == "TargetTrackingScaling" &&
-				!mentions(sp.Properties["TargetTrackingConfiguration"], "ApproximateNumberOfMessagesVisible") ||
-				!mentions(sp.Properties["TargetTrackingConfiguration"], "GroupInServiceInstances") && sp.Properties["PolicyType"] == "TargetTrackingScaling" {
-				t.Errorf("target tracking is not on backlog per instance: %v", sp.Properties["TargetTrackingConfiguration"])
+			if sp.Properties["PolicyType"] != "TargetTrackingScaling" {
+				continue
+			}
+			for _, m := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible", "GroupInServiceInstances", "(queued + running) / workers"} {
+				if !mentions(sp.Properties["TargetTrackingConfiguration"], m) {
+					t.Errorf("target tracking is not on jobs per in-service worker (no %s): %v", m, sp.Properties["TargetTrackingConfiguration"])
+				}
 			}
 		}
 		if kinds["TargetTrackingScaling"] != 1 || kinds["StepScaling"] != 1 {

@@ -25,7 +25,7 @@ import (
 
 // Scaling settings.
 const (
-	BacklogPerWorker = 1    // target queued jobs per in-service worker: one job runs per Aspen seat
+	BacklogPerWorker = 1    // target jobs (queued + running) per in-service worker: one job runs per Aspen seat
 	DrainHookSeconds = 7200 // termination waits up to this for the running job (the hook's maximum)
 	WarmupSeconds    = 600  // a Windows worker needs minutes to boot and start the service
 	RootVolumeGiB    = 100
@@ -193,9 +193,20 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 		Period:        awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
 	})
 
-	// Target tracking on backlog per in-service worker (metric math, which the
-	// L2 target-tracking API does not take).
+	// Target tracking on jobs per in-service worker (metric math, which the L2
+	// target-tracking API does not take). Jobs count queued (visible) and
+	// running (in flight: a worker holds its message while it runs), so the
+	// fleet does not shrink under running jobs just because nothing is queued.
 	queueName := *m.JobQueue.QueueName()
+	sqsMetric := func(id, name string) *awsautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty {
+		return &awsautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{Id: jsii.String(id), ReturnData: jsii.Bool(false), MetricStat: &awsautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
+			Stat: jsii.String("Sum"),
+			Metric: &awsautoscaling.CfnScalingPolicy_MetricProperty{
+				Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String(name),
+				Dimensions: &[]*awsautoscaling.CfnScalingPolicy_MetricDimensionProperty{{Name: jsii.String("QueueName"), Value: jsii.String(queueName)}},
+			},
+		}}
+	}
 	tt := awsautoscaling.NewCfnScalingPolicy(c, jsii.String("BacklogPerWorker"), &awsautoscaling.CfnScalingPolicyProps{
 		AutoScalingGroupName:    w.Group.AutoScalingGroupName(),
 		PolicyType:              jsii.String("TargetTrackingScaling"),
@@ -204,13 +215,8 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 			TargetValue: jsii.Number(BacklogPerWorker),
 			CustomizedMetricSpecification: &awsautoscaling.CfnScalingPolicy_CustomizedMetricSpecificationProperty{
 				Metrics: &[]*awsautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
-					{Id: jsii.String("backlog"), ReturnData: jsii.Bool(false), MetricStat: &awsautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
-						Stat: jsii.String("Sum"),
-						Metric: &awsautoscaling.CfnScalingPolicy_MetricProperty{
-							Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String("ApproximateNumberOfMessagesVisible"),
-							Dimensions: &[]*awsautoscaling.CfnScalingPolicy_MetricDimensionProperty{{Name: jsii.String("QueueName"), Value: jsii.String(queueName)}},
-						},
-					}},
+					sqsMetric("queued", "ApproximateNumberOfMessagesVisible"),
+					sqsMetric("running", "ApproximateNumberOfMessagesNotVisible"),
 					{Id: jsii.String("workers"), ReturnData: jsii.Bool(false), MetricStat: &awsautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
 						Stat: jsii.String("Average"),
 						Metric: &awsautoscaling.CfnScalingPolicy_MetricProperty{
@@ -218,7 +224,7 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 							Dimensions: &[]*awsautoscaling.CfnScalingPolicy_MetricDimensionProperty{{Name: jsii.String("AutoScalingGroupName"), Value: jsii.String(groupName)}},
 						},
 					}},
-					{Id: jsii.String("backlogPerWorker"), Expression: jsii.String("backlog / workers"), Label: jsii.String("jobs queued per in-service worker"), ReturnData: jsii.Bool(true)},
+					{Id: jsii.String("jobsPerWorker"), Expression: jsii.String("(queued + running) / workers"), Label: jsii.String("jobs queued or running per in-service worker"), ReturnData: jsii.Bool(true)},
 				},
 			},
 		},
