@@ -422,12 +422,12 @@ func TestWorkerRoleGrants(t *testing.T) {
 	}
 	for _, a := range []string{"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sns:Publish",
 		"dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "ssm:GetParameter",
-		"autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData", "logs:PutLogEvents"} {
+		"autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData"} {
 		if !got[a] {
 			t.Errorf("worker role lacks %s", a)
 		}
 	}
-	for _, a := range []string{"s3:DeleteObject*", "dynamodb:DeleteItem", "sqs:SendMessage", "dynamodb:Scan"} {
+	for _, a := range []string{"s3:DeleteObject*", "dynamodb:DeleteItem", "sqs:SendMessage", "dynamodb:Scan", "logs:PutLogEvents", "sns:Subscribe"} {
 		if got[a] {
 			t.Errorf("worker role has %s, which it does not need", a)
 		}

@@ -39,7 +39,6 @@ type Workers struct {
 	Role         awsiam.Role
 	Group        awsautoscaling.AutoScalingGroup
 	Config       awsssm.StringParameter
-	Logs         awslogs.LogGroup
 	LaunchTmpl   awsec2.LaunchTemplate
 	InService    awscloudwatch.Metric
 	Backlog      awscloudwatch.Metric
@@ -84,12 +83,6 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 		AllowAllOutbound: jsii.Bool(true),
 	})
 
-	w.Logs = awslogs.NewLogGroup(c, jsii.String("WorkerLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String(fmt.Sprintf(resource.WorkerLogGroup, st.Name)),
-		Retention:     awslogs.RetentionDays(st.RetentionName()),
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-
 	cfg, err := json.Marshal(resource.WorkerConfig{
 		Stage:            st.Name,
 		Region:           *awscdk.Aws_REGION(),
@@ -126,7 +119,6 @@ func New(scope constructs.Construct, id string, st config.Stage, d *data.Data, m
 	}))
 	d.SimulationBucket.GrantRead(w.Role, nil)
 	w.Config.GrantRead(w.Role)
-	w.Logs.GrantWrite(w.Role)
 	w.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("DrainHook"),
 		Actions:   jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"),
