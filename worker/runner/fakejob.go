@@ -42,8 +42,7 @@ type Control struct {
 // inputs, in a child process (the worker binary itself, FakeJobCommand), so
 // timeouts and kills end a real process tree.
 type FakeJob struct {
-	Exe  string   // the worker executable
-	Args []string // arguments before the run directory; default FakeJobCommand
+	Exe string // the worker executable (or any that runs FakeJobMain for FakeJobCommand)
 }
 
 // Stage implements Runner: it writes the input for the child.
@@ -71,11 +70,7 @@ func (f FakeJob) run(ctx context.Context, j Job) (Result, error) {
 		return Result{}, err
 	}
 	defer func() { _ = log.Close() }() // a log; the output file is what counts
-	args := f.Args
-	if args == nil {
-		args = []string{FakeJobCommand}
-	}
-	cmd := exec.Command(f.Exe, append(append([]string(nil), args...), j.Dir)...)
+	cmd := exec.Command(f.Exe, FakeJobCommand, j.Dir)
 	cmd.Dir = j.Dir
 	if err := runTree(ctx, cmd, log); err != nil {
 		return Result{}, err
