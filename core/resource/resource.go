@@ -23,7 +23,6 @@ const (
 	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
 	WorkerGroup     = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
 	WorkerDrainHook = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
-	WorkerLogGroup  = "/foqus/%s/worker"        // CloudWatch log group the workers write to, per stage
 	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
 	ArtifactsBucket = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
 )
