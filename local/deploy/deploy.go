@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -88,7 +89,31 @@ func Deploy(ctx context.Context, cfg aws.Config, asm *Assembly, params map[strin
 			return nil, err
 		}
 	}
+	if err := d.disableMotoMappings(ctx); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// disableMotoMappings turns off moto's own SQS event source mappings: moto
+// would take every message off the queue to invoke the function itself, which
+// it cannot without Docker, and so push every message into the DLQ. The local
+// stack plays the mappings instead (see QueueMappings).
+func (d *Deployment) disableMotoMappings(ctx context.Context) error {
+	lc := lambda.NewFromConfig(d.cfg)
+	p := lambda.NewListEventSourceMappingsPaginator(lc, &lambda.ListEventSourceMappingsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list event source mappings: %w", err)
+		}
+		for _, m := range page.EventSourceMappings {
+			if _, err := lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, Enabled: aws.Bool(false)}); err != nil {
+				return fmt.Errorf("disable event source mapping %s: %w", aws.ToString(m.UUID), err)
+			}
+		}
+	}
+	return nil
 }
 
 // Physical returns the physical id of a stack's logical resource.

@@ -68,9 +68,18 @@ type Stack struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	workers []*exec.Cmd
+	workers []*worker
 	opts    Options
 }
+
+type worker struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// DefaultWorkerArgs make a crashed worker's job come back within seconds
+// (the stage's own lease is minutes) and poll briefly so Ctrl-C is quick.
+var DefaultWorkerArgs = []string{"--", "--lease", "6s", "--extend-every", "2s", "--wait", "2s"}
 
 // AMI is the image id the local stack publishes where the image pipeline would.
 const AMI = "ami-0000000000000dev0"
@@ -162,8 +171,7 @@ func (s *Stack) createUser(ctx context.Context) error {
 		_, _ = rand.Read(b)
 		s.Password = base64.RawURLEncoding.EncodeToString(b)
 	}
-	users := user.NewStore(dynamodb.NewFromConfig(s.Config), s.Env[resource.EnvUsersTable])
-	if _, err := users.Create(ctx, s.User, s.Password, user.Free); err != nil {
+	if err := s.AddUser(ctx, s.User, s.Password); err != nil {
 		return fmt.Errorf("demo user: %w", err)
 	}
 	return nil
@@ -200,7 +208,11 @@ func (s *Stack) startProcessors(ctx context.Context, updates registry.UpdatesFun
 // StartWorker starts one more worker process, configured from the worker
 // config parameter the CDK app wrote.
 func (s *Stack) StartWorker() (*exec.Cmd, error) {
-	args := append([]string{"run", "--config", "ssm:" + fmt.Sprintf(resource.WorkerConfigSSM, s.opts.Stage), "--stop-grace", "10s"}, s.opts.WorkerArgs...)
+	extra := s.opts.WorkerArgs
+	if extra == nil {
+		extra = DefaultWorkerArgs
+	}
+	args := append([]string{"run", "--config", "ssm:" + fmt.Sprintf(resource.WorkerConfigSSM, s.opts.Stage), "--stop-grace", "10s"}, extra...)
 	cmd := exec.Command(s.opts.WorkerBin, args...)
 	cmd.Env = append(os.Environ(),
 		"AWS_ENDPOINT_URL="+s.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
@@ -209,11 +221,33 @@ func (s *Stack) StartWorker() (*exec.Cmd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start worker %s: %w", s.opts.WorkerBin, err)
 	}
+	w := &worker{cmd: cmd, done: make(chan struct{})}
 	s.mu.Lock()
-	s.workers = append(s.workers, cmd)
+	s.workers = append(s.workers, w)
 	s.mu.Unlock()
-	go func() { _ = cmd.Wait() }()
+	go func() { _ = cmd.Wait(); close(w.done) }()
 	return cmd, nil
+}
+
+// Workers lists the worker processes still running.
+func (s *Stack) Workers() []*exec.Cmd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*exec.Cmd
+	for _, w := range s.workers {
+		select {
+		case <-w.done:
+		default:
+			out = append(out, w.cmd)
+		}
+	}
+	return out
+}
+
+// AddUser creates another user of the stack.
+func (s *Stack) AddUser(ctx context.Context, name, password string) error {
+	_, err := user.NewStore(dynamodb.NewFromConfig(s.Config), s.Env[resource.EnvUsersTable]).Create(ctx, name, password, user.Free)
+	return err
 }
 
 // TurbineConfig is a FOQUS turbine.cfg for this stack (spec §9).
@@ -230,16 +264,26 @@ func (s *Stack) TurbineConfig() string {
 	return b.String()
 }
 
-// Close stops the workers (SIGTERM: they hand back their jobs), the gateway,
-// the processors and moto.
+// StopGrace is how long Close waits for workers to hand back their jobs.
+const StopGrace = 15 * time.Second
+
+// Close stops the workers (SIGTERM: they finish or hand back their jobs), the
+// gateway, the processors and moto.
 func (s *Stack) Close() {
 	s.mu.Lock()
-	for _, w := range s.workers {
-		if w.Process != nil {
-			_ = w.Process.Signal(syscall.SIGTERM)
+	workers := s.workers
+	s.mu.Unlock()
+	for _, w := range workers {
+		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	deadline := time.After(StopGrace)
+	for _, w := range workers {
+		select {
+		case <-w.done:
+		case <-deadline:
+			_ = w.cmd.Process.Kill()
 		}
 	}
-	s.mu.Unlock()
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.server.Shutdown(ctx)
@@ -249,13 +293,6 @@ func (s *Stack) Close() {
 		s.cancel()
 	}
 	s.wg.Wait()
-	s.mu.Lock()
-	for _, w := range s.workers {
-		if w.Process != nil {
-			_ = w.Process.Kill()
-		}
-	}
-	s.mu.Unlock()
 	if s.moto != nil {
 		s.moto.Close()
 	}

@@ -72,6 +72,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	if err != nil {
 		return err // the whole batch comes back after its visibility timeout
 	}
+	p.Log.Info("event source batch", "queue", p.QueueURL, "messages", len(out.Messages), "failed", len(resp.BatchItemFailures))
 	failed := map[string]bool{}
 	if p.ReportFailures {
 		for _, f := range resp.BatchItemFailures {

@@ -1,0 +1,74 @@
+package eventsource_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/local/eventsource"
+)
+
+var srv *mototest.Server
+
+func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
+
+// Every message published while the poller runs reaches the handler once,
+// and the queue ends empty.
+func TestPollerDeliversEveryMessage(t *testing.T) {
+	st := srv.Stack(t)
+	var seen sync.Map
+	var n atomic.Int64
+	p := &eventsource.Poller{
+		SQS: sqs.NewFromConfig(st.Config), QueueURL: st.UpdateQueueURL, BatchSize: 10, ReportFailures: true,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), WaitSeconds: 1,
+		Handler: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			for _, r := range ev.Records {
+				if _, dup := seen.LoadOrStore(r.Body, true); !dup {
+					n.Add(1)
+				}
+			}
+			return events.SQSEventResponse{}, nil
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	pub := event.NewPublisher(sns.NewFromConfig(st.Config), st.UpdateTopicARN)
+	const total = 60
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < total/2; i++ {
+				m := event.Status{User: "alice", Session: uuid.NewString(), Job: uuid.NewString(), State: job.Success, At: time.Now()}
+				if err := pub.Publish(ctx, m); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Load() < total && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n.Load() != total {
+		t.Fatalf("handler saw %d of %d messages", n.Load(), total)
+	}
+}
