@@ -35,7 +35,7 @@ var ErrMisrouted = errors.New("not an update event")
 // dead-letter queue for inspection; when its attributes name a job, that
 // job is finished as error with the reason, so its client stops waiting.
 func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for _, msg := range ev.Records {
 		if err := p.apply(ctx, msg); err != nil {
 			slog.WarnContext(ctx, "update not recorded", "message", msg.MessageId, "err", err)
