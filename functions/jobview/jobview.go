@@ -73,7 +73,7 @@ func (l *Loader) read(ctx context.Context, j *job.Job) (json.RawMessage, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read output of job %s: %w", j.ID, err)
 	}
-	defer obj.Body.Close()
+	defer func() { _ = obj.Body.Close() }() // a read body has nothing left to report on close
 	b, err := io.ReadAll(obj.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read output of job %s: %w", j.ID, err)

@@ -159,7 +159,7 @@ func BenchmarkHandlers(b *testing.B) {
 			list("alice/flow/")
 			o, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.st.SimulationBucket, Key: aws.String("alice/flow/in1.txt")})
 			must(err)
-			o.Body.Close()
+			must(o.Body.Close())
 		}},
 		{"post-simulation-signed-url", func() {
 			if r := e.call("POST", "/simulation/flow/input/in1.txt", "alice", map[string]string{"method": "putObject"}, ""); r.StatusCode != 302 {

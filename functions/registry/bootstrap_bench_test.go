@@ -41,7 +41,7 @@ func buildBootstraps(b *testing.B, goarch string) string {
 // and reports when and how the function answered it.
 type fakeRuntime struct {
 	event    []byte
-	answered chan string // "response: <body>", "error: <body>" or "init error: <body>"
+	answered chan string    // "response: <body>", "error: <body>" or "init error: <body>"
 	ready    chan time.Time // when the function first asked for an event: its init is done
 	served   bool
 }
@@ -157,7 +157,7 @@ func BenchmarkBootstraps(b *testing.B) {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			ts.Close()
-			if !strings.HasPrefix(answer, "response: ") && !(fn == api.FnAuthorizer && strings.Contains(answer, "Unauthorized")) {
+			if ok := strings.HasPrefix(answer, "response: ") || fn == api.FnAuthorizer && strings.Contains(answer, "Unauthorized"); !ok {
 				b.Errorf("%s answered %.200s", fn, answer)
 			}
 			slowest, slowestInit = max(slowest, cold), max(slowestInit, init)

@@ -66,7 +66,7 @@ func TestResultRoutes(t *testing.T) {
 		}
 	}
 	var out struct{ GraphError *int }
-	if json.Unmarshal(byID[ids[0]].Output, &out); out.GraphError == nil || byID[ids[0]].State != job.Success {
+	if err := json.Unmarshal(byID[ids[0]].Output, &out); err != nil || out.GraphError == nil || byID[ids[0]].State != job.Success {
 		t.Fatalf("inline output: %+v", byID[ids[0]])
 	}
 	if !strings.Contains(string(byID[ids[1]].Output), "1e-320") {
@@ -202,7 +202,9 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj.Body.Close()
+	if err := obj.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if aws.ToInt64(obj.ContentLength) != int64(len("alice's")) {
 		t.Fatal("bob's PUT changed alice's input")
 	}

@@ -27,7 +27,7 @@ func TestSimulationRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("get %s: %v", key, err)
 		}
-		defer obj.Body.Close()
+		defer func() { _ = obj.Body.Close() }()
 		b, _ := io.ReadAll(obj.Body)
 		return string(b)
 	}
@@ -155,7 +155,7 @@ func fetch(t *testing.T, r events.APIGatewayProxyResponse, method, body string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s signed URL: %d %s", method, resp.StatusCode, b)

@@ -302,7 +302,7 @@ func (s *Service) GetInput(ctx context.Context, req events.APIGatewayProxyReques
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("get %s: %w", key, err)
 	}
-	defer obj.Body.Close()
+	defer func() { _ = obj.Body.Close() }() // a read body has nothing left to report on close
 	if aws.ToInt64(obj.ContentLength) > MaxInlineFile {
 		return s.redirect(ctx, key)
 	}
