@@ -18,7 +18,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 PYTHON_CANDIDATES := $(shell command -v python3 2>/dev/null) $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/python3)
 export FOQUS_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import moto, flask, cfnlint' >/dev/null 2>&1 && echo $(p))))
 
-.PHONY: help dev test build synth deploy lint bench python tools clean
+.PHONY: help test build bench lint python tools clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +33,8 @@ include mk/*.mk
 
 build: build-functions build-worker ## build every Lambda bootstrap and the worker (linux and windows)
 
-test: python build ## run every test (unit, moto-backed, fuzz seed corpora, synth)
-	go test -count=1 ./... ./infra/...
+test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora, CDK, end to end)
+	FOQUS_E2E=1 go test -count=1 -timeout 20m ./... ./infra/...
 
 bench: python ## print throughput and latency figures against moto
 	go test -run '^$$' -bench . -benchtime 1x ./...
