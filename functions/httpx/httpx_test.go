@@ -1,0 +1,77 @@
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+)
+
+func authed(user string) events.APIGatewayProxyRequest {
+	return events.APIGatewayProxyRequest{RequestContext: events.APIGatewayProxyRequestContext{Authorizer: map[string]any{"principalId": user}}}
+}
+
+// Every failure, a panic included, is a JSON answer with the right status,
+// never a Lambda error (API Gateway would answer 502).
+func TestAuthenticatedAnswersEveryFailure(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		req    events.APIGatewayProxyRequest
+		err    error
+		panics bool
+		status int
+		msg    string
+	}{
+		{"no authorizer", events.APIGatewayProxyRequest{}, nil, false, http.StatusUnauthorized, "Unauthorized"},
+		{"invalid principal", authed("../x"), nil, false, http.StatusUnauthorized, "Unauthorized"},
+		{"typed", authed("alice"), Errorf(http.StatusConflict, "busy %d", 1), false, http.StatusConflict, "busy 1"},
+		{"invalid name", authed("alice"), fmt.Errorf("wrapped: %w", &objectkey.InvalidError{Kind: "id", Value: "x"}), false, http.StatusBadRequest, `invalid id "x"`},
+		{"not found", authed("alice"), fmt.Errorf("session: %w", sessionstore.ErrNotFound), false, http.StatusNotFound, "not found"},
+		{"timeout", authed("alice"), context.DeadlineExceeded, false, http.StatusInternalServerError, "timed out"},
+		{"internal", authed("alice"), errors.New("secret detail"), false, http.StatusInternalServerError, "internal error"},
+		{"panic", authed("alice"), nil, true, http.StatusInternalServerError, "internal error"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := Authenticated(func(context.Context, events.APIGatewayProxyRequest, string) (events.APIGatewayProxyResponse, error) {
+				if c.panics {
+					panic("boom")
+				}
+				return events.APIGatewayProxyResponse{}, c.err
+			})
+			resp, err := h(context.Background(), c.req)
+			var body struct{ Message string }
+			if err != nil || resp.StatusCode != c.status || json.Unmarshal([]byte(resp.Body), &body) != nil || body.Message != c.msg {
+				t.Fatalf("got %d %q %v, want %d {Message: %q}", resp.StatusCode, resp.Body, err, c.status, c.msg)
+			}
+			if resp.Headers["Access-Control-Allow-Origin"] != "*" || resp.Headers["Content-Type"] != "application/json" {
+				t.Fatalf("headers %v", resp.Headers)
+			}
+		})
+	}
+}
+
+func TestBinaryAndBody(t *testing.T) {
+	if r := Binary([]byte("héllo\n")); r.IsBase64Encoded || r.Body != "héllo\n" {
+		t.Fatalf("text answered as %+v", r)
+	}
+	if r := Binary([]byte{0xff, 0x00}); !r.IsBase64Encoded || r.Body != "/wA=" {
+		t.Fatalf("binary answered as %+v", r)
+	}
+	b, err := Body(events.APIGatewayProxyRequest{Body: "/wA=", IsBase64Encoded: true})
+	if err != nil || string(b) != "\xff\x00" {
+		t.Fatalf("Body = %q, %v", b, err)
+	}
+	if _, err := LimitedBody(events.APIGatewayProxyRequest{Body: "12345"}, 4); err == nil || err.(*Error).Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("LimitedBody: %v", err)
+	}
+	if _, err := Body(events.APIGatewayProxyRequest{Body: "%%", IsBase64Encoded: true}); err == nil {
+		t.Fatal("bad base64 accepted")
+	}
+}
