@@ -1,15 +1,10 @@
 package stacks_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -24,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/local/deploy"
 )
 
 // motoSkips are the resource types moto's CloudFormation accepts but does not
@@ -55,42 +50,7 @@ var motoNoPhysicalID = map[string]bool{
 	"AWS::Lambda::Permission":     true,
 }
 
-// motoCompatible adapts what moto 5.2.1 cannot parse and AWS requires, and
-// says what it changed: moto reads IntegrationHttpMethod and Uri of every
-// API Gateway integration (KeyError otherwise), while AWS forbids a Uri on the
-// MOCK integrations CDK declares for CORS preflight. Everything else deploys
-// as synthesized.
-func motoCompatible(t *testing.T, body []byte) []byte {
-	t.Helper()
-	var tmpl map[string]any
-	if err := json.Unmarshal(body, &tmpl); err != nil {
-		t.Fatal(err)
-	}
-	patched := 0
-	for _, r := range tmpl["Resources"].(map[string]any) {
-		integ, ok := path(r, "Properties", "Integration").(map[string]any)
-		if path(r, "Type") != "AWS::ApiGateway::Method" || !ok || integ["Type"] != "MOCK" {
-			continue
-		}
-		integ["IntegrationHttpMethod"], integ["Uri"] = "OPTIONS", ""
-		patched++
-	}
-	if patched > 0 {
-		t.Logf("moto shim: IntegrationHttpMethod and Uri set on %d MOCK integrations", patched)
-	}
-	out, err := json.Marshal(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// CDK bootstrap names of the default synthesizer (what `cdk bootstrap` creates).
-const (
-	bootstrapVersionParam = "/cdk-bootstrap/hnb659fds/version"
-	bootstrapVersion      = "30"
-	testAMI               = "ami-0fd0b1b2c3d4e5f60"
-)
+const testAMI = "ami-0fd0b1b2c3d4e5f60" // what the image pipeline would publish
 
 // The synthesized templates deploy into moto in order (the service stack
 // imports the data stack's exports), every emulated resource is created, and
@@ -110,154 +70,23 @@ func TestDeploysIntoMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	ssmc := ssm.NewFromConfig(cfg)
-	cfn := cloudformation.NewFromConfig(cfg)
-	ident, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	asm, err := deploy.ReadAssembly(dev.outDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	account, region := *ident.Account, cfg.Region
-
-	// What `cdk bootstrap` and the image pipeline provide in a real account.
-	for name, value := range map[string]string{
-		bootstrapVersionParam:   bootstrapVersion,
-		"/foqus/dev/worker/ami": testAMI,
-	} {
-		if _, err := ssmc.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value), Type: "String"}); err != nil {
-			t.Fatal(err)
-		}
+	d, err := deploy.Deploy(ctx, cfg, asm, map[string]string{"/foqus/dev/worker/ami": testAMI})
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	for _, stack := range []string{*dev.stage.Data.StackName(), *dev.stage.Service.StackName()} {
-		publishAssets(ctx, t, s3c, dev.outDir, stack, account, region)
-		body, err := os.ReadFile(filepath.Join(dev.outDir, stack+".template.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
-			StackName:    aws.String(stack),
-			TemplateBody: aws.String(string(motoCompatible(t, body))),
-			Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityNamedIam},
-		}, func(o *cloudformation.Options) { o.RetryMaxAttempts = 1 }); err != nil { // a retry would hide the first error
-
-			t.Fatalf("create %s: %v", stack, err)
-		}
-		status := waitForStack(ctx, t, cfn, stack)
-		if status != cfntypes.StackStatusCreateComplete {
-			t.Fatalf("%s: %s", stack, status)
-		}
-		tmpl := dev.data
-		if stack == *dev.stage.Service.StackName() {
-			tmpl = dev.svc
-		}
-		compareResources(ctx, t, cfn, stack, tmpl)
+	cfn := cloudformation.NewFromConfig(cfg)
+	compareResources(ctx, t, cfn, *dev.stage.Data.StackName(), dev.data)
+	compareResources(ctx, t, cfn, *dev.stage.Service.StackName(), dev.svc)
+	if subs := len(d.Resources("AWS::SNS::Subscription")); len(d.Applied) != subs || subs == 0 {
+		t.Errorf("applied %v, want the template's %d subscriptions", d.Applied, subs)
 	}
 
 	checkFunctionEnvironments(ctx, t, cfg)
 	checkWorkerConfig(ctx, t, cfg)
-}
-
-// publishAssets does what cdk-assets does: the stack's file assets (zipped
-// directories, plain files) into the bootstrap bucket under their hashed keys.
-func publishAssets(ctx context.Context, t *testing.T, s3c *s3.Client, outDir, stack, account, region string) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(outDir, stack+".assets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var manifest struct {
-		Files map[string]struct {
-			Source struct {
-				Path      string `json:"path"`
-				Packaging string `json:"packaging"`
-			} `json:"source"`
-			Destinations map[string]struct {
-				BucketName string `json:"bucketName"`
-				ObjectKey  string `json:"objectKey"`
-			} `json:"destinations"`
-		} `json:"files"`
-	}
-	if err := json.Unmarshal(b, &manifest); err != nil {
-		t.Fatal(err)
-	}
-	subst := strings.NewReplacer("${AWS::AccountId}", account, "${AWS::Region}", region, "${AWS::Partition}", "aws")
-	for hash, f := range manifest.Files {
-		src := filepath.Join(outDir, f.Source.Path)
-		var body []byte
-		if f.Source.Packaging == "zip" {
-			body = zipDir(t, src)
-		} else if body, err = os.ReadFile(src); err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Destinations {
-			bucket := subst.Replace(d.BucketName)
-			if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
-				if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-					t.Fatalf("asset bucket %s: %v", bucket, err)
-				}
-			}
-			if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(subst.Replace(d.ObjectKey)), Body: bytes.NewReader(body)}); err != nil {
-				t.Fatalf("asset %s: %v", hash, err)
-			}
-		}
-	}
-}
-
-func zipDir(t *testing.T, dir string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		w, err := zw.Create(rel)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if err == nil {
-		err = zw.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func waitForStack(ctx context.Context, t *testing.T, cfn *cloudformation.Client, stack string) cfntypes.StackStatus {
-	t.Helper()
-	for {
-		out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := out.Stacks[0].StackStatus
-		if !strings.HasSuffix(string(st), "_IN_PROGRESS") {
-			if st != cfntypes.StackStatusCreateComplete {
-				ev, _ := cfn.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stack)})
-				for _, e := range ev.StackEvents {
-					if e.ResourceStatusReason != nil {
-						t.Logf("%s %s: %s", aws.ToString(e.LogicalResourceId), e.ResourceStatus, *e.ResourceStatusReason)
-					}
-				}
-			}
-			return st
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s still %s: %v", stack, st, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // compareResources checks every template resource of a type moto emulates is
