@@ -54,11 +54,19 @@ func headers(contentType string) map[string]string {
 	return map[string]string{"Access-Control-Allow-Origin": "*", "Content-Type": contentType}
 }
 
-// JSON answers v as JSON.
+// MaxResponseBody is the largest body answered: Lambda carries at most 6 MB
+// of response, and the body is escaped once more inside it.
+const MaxResponseBody = 5 << 20
+
+// JSON answers v as JSON; a body over MaxResponseBody is a 500 that says
+// so, where Lambda would fail the invocation and API Gateway answer 502.
 func JSON(status int, v any) (events.APIGatewayProxyResponse, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("encode response: %w", err)
+	}
+	if len(b) > MaxResponseBody {
+		return events.APIGatewayProxyResponse{}, Errorf(http.StatusInternalServerError, "response of %d bytes is over the %d an API answer carries", len(b), MaxResponseBody)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: status, Headers: headers("application/json"), Body: string(b)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -73,5 +74,14 @@ func TestBinaryAndBody(t *testing.T) {
 	}
 	if _, err := Body(events.APIGatewayProxyRequest{Body: "%%", IsBase64Encoded: true}); err == nil {
 		t.Fatal("bad base64 accepted")
+	}
+}
+
+// An answer Lambda could not carry is a 500 that says why, not a 502.
+func TestJSONRefusesOversizedAnswers(t *testing.T) {
+	_, err := JSON(http.StatusOK, strings.Repeat("x", MaxResponseBody))
+	var he *Error
+	if !errors.As(err, &he) || he.Status != http.StatusInternalServerError || !strings.Contains(he.Message, "over the") {
+		t.Fatalf("JSON of an oversized body: %v", err)
 	}
 }

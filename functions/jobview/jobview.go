@@ -91,7 +91,9 @@ func ts(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Metadata is one element of GET /session/{id} (spec R4).
+// Metadata is one element of GET /session/{id} (spec R4). Outputs are read
+// from result pages: with them, a large session would not fit one answer
+// (the original never sent them either).
 type Metadata struct {
 	ID          string          `json:"Id"`
 	Application string          `json:"Application"`
@@ -102,7 +104,6 @@ type Metadata struct {
 	Reset       bool            `json:"Reset"`
 	Simulation  string          `json:"Simulation"`
 	Create      string          `json:"Create"`
-	Output      json.RawMessage `json:"Output,omitempty"`
 	Message     string          `json:"Message,omitempty"`
 	Submit      string          `json:"Submit,omitempty"`
 	Setup       string          `json:"Setup,omitempty"`
@@ -110,11 +111,11 @@ type Metadata struct {
 	Finished    string          `json:"Finished,omitempty"`
 }
 
-// NewMetadata renders j with its output.
-func NewMetadata(j job.Job, output json.RawMessage) Metadata {
+// NewMetadata renders j.
+func NewMetadata(j job.Job) Metadata {
 	return Metadata{
 		ID: j.ID, Application: j.Application, SessionID: j.Session, Initialize: j.Initialize, Input: input(j),
-		State: j.State, Reset: j.Reset, Simulation: j.Simulation, Create: ts(j.Created), Output: output,
+		State: j.State, Reset: j.Reset, Simulation: j.Simulation, Create: ts(j.Created),
 		Message: j.Message, Submit: ts(j.Submitted), Setup: ts(j.SetupAt), Running: ts(j.RunningAt), Finished: ts(j.Finished),
 	}
 }

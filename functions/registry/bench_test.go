@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,11 +19,14 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/recorder"
+	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/registry"
 )
 
 // latencies runs f n times and returns the p50 and p99 in milliseconds.
@@ -292,5 +296,52 @@ func BenchmarkStartThroughput(b *testing.B) {
 		b.ReportMetric(start/rawSQS, "start/raw-sqs")
 		b.Logf("%d jobs into the empty job queue: start %.0f jobs/s, raw SQS SendMessageBatch %.0f msgs/s, raw SNS PublishBatch %.0f msgs/s; start/SQS %.2f, start/SNS %.2f",
 			total, start, rawSQS, rawSNS, start/rawSQS, start/rawSNS)
+	}
+}
+
+// BenchmarkStart10000 starts a 10,000-job session on a job topic without
+// subscribers (moto's SQS work grows with queue depth; this measures start
+// itself) and prints how long it took and the AWS requests it made, from
+// which its time against AWS follows.
+//
+//	go test -run '^$' -bench Start10000 -benchtime 1x ./functions/registry
+func BenchmarkStart10000(b *testing.B) {
+	const total, chunk = 10000, 1000
+	e := newEnv(b)
+	ctx := context.Background()
+	topic, err := sns.NewFromConfig(e.st.Config).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("unsubscribed")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := e.st.Env()
+	env[resource.EnvJobTopicARN] = *topic.TopicArn
+	var counter awsconf.Counter
+	cfg := e.st.Config.Copy()
+	counter.Attach(&cfg)
+	set, err := registry.New(cfg, env, api.FnSessionStart)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		var sid string
+		e.ok("POST", "/session", "alice", "", &sid)
+		for i := 0; i < total; i += chunk {
+			e.ok("POST", "/session/"+sid, "alice", jobsBody(i, chunk, "fake-job"), nil)
+		}
+		counter.Reset()
+		req, _ := request(b, "POST", "/session/"+sid+"/start", "alice", nil, "")
+		b.StartTimer()
+		t := time.Now()
+		resp, err := set.HTTP[api.FnSessionStart](ctx, req)
+		d := time.Since(t)
+		var ids []string
+		if err != nil || json.Unmarshal([]byte(resp.Body), &ids) != nil || len(ids) != total {
+			b.Fatalf("start: %d %.200s %v", resp.StatusCode, resp.Body, err)
+		}
+		b.ReportMetric(d.Seconds(), "start-s")
+		b.ReportMetric(total/d.Seconds(), "jobs/s")
+		b.Logf("start of %d jobs on moto: %v (%.0f jobs/s); AWS requests %v", total, d.Round(time.Millisecond), total/d.Seconds(), counter.Snapshot())
 	}
 }

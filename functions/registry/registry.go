@@ -234,7 +234,7 @@ func (b *Builder) sessions() *sessions.Service { return &sessions.Service{Store:
 
 // SessionCreate builds the handler of post-session-create.
 func (b *Builder) SessionCreate() (httpx.Handler, error) {
-	return b.handler(api.FnSessionCreate, func() httpx.UserHandler { return b.sessions().Create })
+	return b.handler(api.FnSessionCreate, func() httpx.UserHandler { return sessions.Create })
 }
 
 // SessionList builds the handler of get-session-list.
@@ -244,11 +244,7 @@ func (b *Builder) SessionList() (httpx.Handler, error) {
 
 // SessionGet builds the handler of get-session.
 func (b *Builder) SessionGet() (httpx.Handler, error) {
-	return b.handler(api.FnSessionGet, func() httpx.UserHandler {
-		s := b.sessions()
-		s.Outputs = b.outputs()
-		return s.Get
-	})
+	return b.handler(api.FnSessionGet, func() httpx.UserHandler { return b.sessions().Get })
 }
 
 // SessionAppend builds the handler of post-session-append.

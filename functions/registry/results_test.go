@@ -134,9 +134,9 @@ func finish(t testing.TB, e *env, sid string, fs []sessionstore.Finish) {
 	}
 }
 
-// User bob gets 404 for every route that names alice's session or
-// simulation; the two routes that create (append, PUT simulation) create
-// bob's own and leave alice's untouched.
+// User bob gets 404 for every route that reads or changes alice's session
+// or simulation; the routes that create (append, PUT simulation, a
+// generator id) create bob's own and leave alice's untouched.
 func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -158,7 +158,6 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 		{"POST", "/session/" + sid + "/start", nil, ""},
 		{"POST", "/session/" + sid + "/kill", nil, ""},
 		{"POST", "/session/" + sid + "/stop", nil, ""},
-		{"POST", "/session/" + sid + "/result", nil, ""},
 		{"POST", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"DELETE", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"GET", "/session/" + sid + "/result/" + genA + "/1", nil, ""},
@@ -190,6 +189,11 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	var bobs []string
 	e.ok("POST", "/session/"+sid, "bob", jobsBody(0, 1, ""), &bobs)
 	e.ok("PUT", "/simulation/flow", "bob", `{"Application":"ACM"}`, nil)
+	var gen string
+	e.ok("POST", "/session/"+sid+"/result", "bob", "", &gen)
+	if objectkey.ID(gen) != nil {
+		t.Fatalf("generator %q", gen)
+	}
 	covered["post-session-append"], covered["put-simulation-name"], covered["post-session-create"] = true, true, true
 	if jobs, _ := e.store.Jobs(ctx, "alice", sid); len(jobs) != 2 {
 		t.Fatalf("alice's session has %d jobs after bob's append", len(jobs))

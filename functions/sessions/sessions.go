@@ -22,27 +22,18 @@ import (
 
 // Service holds what the session routes use.
 type Service struct {
-	Store   *sessionstore.Store
-	Jobs    *event.Publisher // the job topic
-	Outputs *jobview.Loader
+	Store *sessionstore.Store
+	Jobs  *event.Publisher // the job topic; start publishes there
 }
 
 // KillMessage is the Message of every job a kill ends.
 const KillMessage = "killed by user"
 
 // Create answers a fresh session id (R3) or, under /session/{id}/result, a
-// fresh generator id (R9) for one of the user's sessions: a bare JSON string,
-// as the original's content type said, text.
-func (s *Service) Create(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
-	if _, ok := req.PathParameters["id"]; ok {
-		sid, err := httpx.SessionID(req)
-		if err != nil {
-			return events.APIGatewayProxyResponse{}, err
-		}
-		if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
-			return events.APIGatewayProxyResponse{}, err
-		}
-	}
+// fresh generator id (R9): a bare JSON string, as the original's content
+// type said, text. Nothing is stored; a session exists once jobs are
+// appended, and an id reveals nothing of anyone's data.
+func Create(context.Context, events.APIGatewayProxyRequest, string) (events.APIGatewayProxyResponse, error) {
 	return httpx.Raw(http.StatusOK, "application/text", `"`+uuid.NewString()+`"`), nil
 }
 
@@ -71,13 +62,9 @@ func (s *Service) Get(ctx context.Context, req events.APIGatewayProxyRequest, us
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	outs, err := s.Outputs.Outputs(ctx, jobs)
-	if err != nil {
-		return events.APIGatewayProxyResponse{}, err
-	}
 	md := make([]jobview.Metadata, len(jobs))
 	for i, j := range jobs {
-		md[i] = jobview.NewMetadata(j, outs[i])
+		md[i] = jobview.NewMetadata(j)
 	}
 	return httpx.JSON(http.StatusOK, md)
 }
