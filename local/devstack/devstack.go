@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/user"
@@ -70,6 +72,32 @@ type Stack struct {
 	mu      sync.Mutex
 	workers []*worker
 	opts    Options
+
+	requests    map[string]*awsconf.Counter // AWS requests by function
+	invocations map[string]*atomic.Int64    // invocations by function
+}
+
+// Usage is what the stack's functions cost so far: AWS requests and
+// invocations per function, as Lambda would bill them.
+type Usage struct {
+	Requests    map[string]int
+	Invocations map[string]int
+}
+
+// Usage reports the functions' AWS requests and invocations so far.
+func (s *Stack) Usage() Usage {
+	u := Usage{Requests: map[string]int{}, Invocations: map[string]int{}}
+	for name, c := range s.requests {
+		if n := c.Total(); n > 0 {
+			u.Requests[name] = n
+		}
+	}
+	for name, n := range s.invocations {
+		if v := n.Load(); v > 0 {
+			u.Invocations[name] = int(v)
+		}
+	}
+	return u
 }
 
 type worker struct {
@@ -116,6 +144,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
 	s.Env = map[string]string{}
+	s.requests, s.invocations = map[string]*awsconf.Counter{}, map[string]*atomic.Int64{}
 	var updates registry.UpdatesFunc
 	for _, name := range api.Functions() {
 		f, ok := fns[resource.Name(name, o.Stage)]
@@ -125,17 +154,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		for k, v := range f.Env {
 			s.Env[k] = v
 		}
-		set, err := registry.New(s.Config, f.Env, name) // each handler sees only its own function's environment
+		// Each handler sees only its own function's environment, and its
+		// requests are counted apart.
+		cfg, calls := s.Config.Copy(), &atomic.Int64{}
+		s.requests[name], s.invocations[name] = &awsconf.Counter{}, calls
+		s.requests[name].Attach(&cfg)
+		set, err := registry.New(cfg, f.Env, name)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", name, err)
 		}
 		switch name {
 		case api.FnAuthorizer:
-			gw.Authorizer = set.Authorizer
+			gw.Authorizer = counted(calls, set.Authorizer)
 		case api.FnUpdateProcessor:
-			updates = set.Updates
+			updates = counted(calls, set.Updates)
 		default:
-			gw.Handlers[name] = set.HTTP[name]
+			gw.Handlers[name] = counted(calls, set.HTTP[name])
 		}
 	}
 	if err := s.createUser(ctx); err != nil {
@@ -160,6 +194,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// counted wraps a handler so that its invocations are counted.
+func counted[E, R any](n *atomic.Int64, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	return func(ctx context.Context, e E) (R, error) {
+		n.Add(1)
+		return h(ctx, e)
+	}
 }
 
 func (s *Stack) createUser(ctx context.Context) error {
@@ -267,9 +309,9 @@ func (s *Stack) TurbineConfig() string {
 // StopGrace is how long Close waits for workers to hand back their jobs.
 const StopGrace = 15 * time.Second
 
-// Close stops the workers (SIGTERM: they finish or hand back their jobs), the
-// gateway, the processors and moto.
-func (s *Stack) Close() {
+// StopWorkers stops the worker processes (SIGTERM: they finish or hand back
+// their jobs), killing those still running after StopGrace.
+func (s *Stack) StopWorkers() {
 	s.mu.Lock()
 	workers := s.workers
 	s.mu.Unlock()
@@ -284,6 +326,11 @@ func (s *Stack) Close() {
 			_ = w.cmd.Process.Kill()
 		}
 	}
+}
+
+// Close stops the workers, the gateway, the processors and moto.
+func (s *Stack) Close() {
+	s.StopWorkers()
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.server.Shutdown(ctx)

@@ -64,7 +64,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // client speaks the API as turb_client does: Basic auth on every call, no
 // JSON content type on bodies.
 type client struct {
-	t          *testing.T
+	t          testing.TB
 	base       string
 	user, pass string
 }
