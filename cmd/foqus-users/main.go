@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	endpoint := fs.String("endpoint", "", "AWS endpoint, e.g. the local stack's emulator")
 	tier := fs.String("tier", string(user.Free), "tier of a new user: free or premium")
 	fromStdin := fs.Bool("password-stdin", false, "read the new user's password from the first line of stdin")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.Usage = func() { _, _ = fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() } // best effort, like flag's own usage
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,20 +90,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		if _, err := store.Create(ctx, name, pw, user.Tier(*tier)); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "added %s (%s) to %s\n", name, *tier, *table)
+		msg := fmt.Sprintf("added %s (%s) to %s\n", name, *tier, *table)
 		if generated {
-			fmt.Fprintf(stdout, "password: %s\n", pw)
+			msg += fmt.Sprintf("password: %s\n", pw)
 		}
+		_, err = io.WriteString(stdout, msg)
+		return err
 	case "list":
-		w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "NAME\tTIER\tDISABLED\tCREATED")
+		var b strings.Builder // tabwriter's errors surface at Flush
+		w := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+		_, _ = fmt.Fprintln(w, "NAME\tTIER\tDISABLED\tCREATED")
 		for u, err := range store.List(ctx) {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", u.Name, u.Tier, u.Disabled, u.Created)
+			_, _ = fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", u.Name, u.Tier, u.Disabled, u.Created)
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, b.String())
+		return err
 	case "disable", "enable":
 		if err := needName(); err != nil {
 			return err
@@ -111,7 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		if err := store.SetDisabled(ctx, name, cmd == "disable"); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%sd %s\n", cmd, name)
+		_, err = fmt.Fprintf(stdout, "%sd %s\n", cmd, name)
+		return err
 	case "remove":
 		if err := needName(); err != nil {
 			return err
@@ -119,12 +127,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		if err := store.Delete(ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "removed %s\n", name)
+		_, err = fmt.Fprintf(stdout, "removed %s\n", name)
+		return err
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-	return nil
 }
 
 // password reads the first line of stdin, or makes a random one.

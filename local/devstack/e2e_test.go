@@ -80,7 +80,7 @@ func (c *client) do(method, path string, body []byte) (int, []byte, http.Header)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, resp.Header
 }
@@ -122,7 +122,7 @@ func (c *client) uploadSimulation(name string) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("PUT to the signed URL: %d", resp.StatusCode)
 	}

@@ -79,8 +79,11 @@ func run(o devstack.Options, rate int, dur time.Duration, plotPath string) error
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	if _, err := p.WriteTo(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	fmt.Printf("requests %d at %.1f/s over %s, success %.2f%%\n", metrics.Requests, metrics.Rate, metrics.Duration.Round(time.Millisecond), 100*metrics.Success)
@@ -108,7 +111,7 @@ func seed(base string, auth http.Header) (string, error) {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 {
 			return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
