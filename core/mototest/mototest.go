@@ -10,6 +10,7 @@ package mototest
 
 import (
 	"context"
+	_ "embed" // the server script
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +26,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
+
+// serveScript starts moto's server with DynamoDB requests serialized (see the script).
+//
+//go:embed serve.py
+var serveScript string
 
 // EnvPython names the interpreter that has moto; the Makefile sets it.
 const EnvPython = "FOQUS_PYTHON"
@@ -77,7 +83,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(py, "-c", serveScript, "127.0.0.1", strconv.Itoa(port))
 	ownGroup(cmd)
 	if os.Getenv("MOTO_VERBOSE") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
@@ -93,7 +99,7 @@ func Start(ctx context.Context) (*Server, error) {
 	for {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("moto server exited at start (%s -m moto.server); set MOTO_VERBOSE=1 to see why", py)
+			return nil, fmt.Errorf("moto server exited at start (%s -c serve.py); set MOTO_VERBOSE=1 to see why", py)
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()

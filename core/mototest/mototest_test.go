@@ -2,9 +2,12 @@ package mototest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,5 +75,31 @@ func TestCompilesForWindows(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=windows go vet: %v\n%s", err, out)
+	}
+}
+
+// Conditional writes are atomic, as in DynamoDB: of 50 racing creates of one
+// item, exactly one succeeds (moto's own threaded server lets several through).
+func TestConditionalWritesAreAtomic(t *testing.T) {
+	st := srv.Stack(t)
+	db := dynamodb.NewFromConfig(st.Config)
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{
+				TableName: aws.String(st.UsersTable), ConditionExpression: aws.String("attribute_not_exists(Username)"),
+				Item: map[string]ddbtypes.AttributeValue{"Username": &ddbtypes.AttributeValueMemberS{Value: "race"}, "N": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(i)}},
+			})
+			if err == nil {
+				won.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d racing conditional creates succeeded, want 1", won.Load())
 	}
 }
