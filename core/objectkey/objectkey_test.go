@@ -8,10 +8,13 @@ import (
 
 func TestNames(t *testing.T) {
 	ok := map[string]func(string) error{
-		"alice": User, "first.last@example.org": User,
+		"alice":                                User,
+		"first.last@example.org":               User,
 		"6f1c2a8e-3b4d-4c5e-8f90-112233445566": ID,
-		"zzfoqus_demo": Simulation, "model-v2.1": Simulation,
-		"configuration": InputPath, "models/flash.bkp": InputPath,
+		"zzfoqus_demo":                         Simulation,
+		"model-v2.1":                           Simulation,
+		"configuration":                        InputPath,
+		"models/flash.bkp":                     InputPath,
 	}
 	for v, f := range ok {
 		if err := f(v); err != nil {
