@@ -110,7 +110,7 @@ func Fail(ctx context.Context, err error) events.APIGatewayProxyResponse {
 	case errors.As(err, &inv):
 		he = &Error{Status: http.StatusBadRequest, Message: inv.Error()}
 	case errors.Is(err, sessionstore.ErrNotFound):
-		he = &Error{Status: http.StatusNotFound, Message: "not found"}
+		he = &Error{Status: http.StatusNotFound, Message: err.Error()} // says what: "session <id>: not found"
 	case errors.Is(err, context.DeadlineExceeded):
 		slog.ErrorContext(ctx, "request timed out", "err", err)
 		he = &Error{Status: http.StatusInternalServerError, Message: "timed out"}

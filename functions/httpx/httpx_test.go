@@ -34,7 +34,7 @@ func TestAuthenticatedAnswersEveryFailure(t *testing.T) {
 		{"invalid principal", authed("../x"), nil, false, http.StatusUnauthorized, "Unauthorized"},
 		{"typed", authed("alice"), Errorf(http.StatusConflict, "busy %d", 1), false, http.StatusConflict, "busy 1"},
 		{"invalid name", authed("alice"), fmt.Errorf("wrapped: %w", &objectkey.InvalidError{Kind: "id", Value: "x"}), false, http.StatusBadRequest, `invalid id "x"`},
-		{"not found", authed("alice"), fmt.Errorf("session: %w", sessionstore.ErrNotFound), false, http.StatusNotFound, "not found"},
+		{"not found", authed("alice"), fmt.Errorf("session: %w", sessionstore.ErrNotFound), false, http.StatusNotFound, "session: not found"},
 		{"timeout", authed("alice"), context.DeadlineExceeded, false, http.StatusInternalServerError, "timed out"},
 		{"internal", authed("alice"), errors.New("secret detail"), false, http.StatusInternalServerError, "internal error"},
 		{"panic", authed("alice"), nil, true, http.StatusInternalServerError, "internal error"},
