@@ -228,7 +228,7 @@ func (e *env) receive(queueURL string) ([]sqstypes.Message, error) {
 // Drainers is how many receivers drain a queue while it fills: moto spends
 // time proportional to the queue's depth on every message operation, so
 // they must keep up with the publishers.
-const Drainers = 8
+const Drainers = 3
 
 // drainWhile receives and deletes messages with Drainers receivers until
 // done is closed and the queue stays empty for a poll.
