@@ -133,6 +133,16 @@ func TestSimulationRoutes(t *testing.T) {
 		t.Fatalf("R14: %+v", sim)
 	}
 	failed(t, e.call("GET", "/simulation/not_a_sim", "alice", nil, ""), http.StatusNotFound)
+
+	// Files too large for an answer: 413 on the way in, 302 to a signed URL on the way out.
+	failed(t, e.call("PUT", "/simulation/zzfoqus_flow/input/big.bin", "alice", nil, strings.Repeat("x", simulations.MaxInputBody+1)), http.StatusRequestEntityTooLarge)
+	large := strings.Repeat("y", simulations.MaxInlineFile+1)
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.st.SimulationBucket, Key: aws.String("alice/zzfoqus_flow/large.bin"), Body: strings.NewReader(large)}); err != nil {
+		t.Fatal(err)
+	}
+	if body := fetch(t, e.call("GET", "/simulation/zzfoqus_flow/input/large.bin", "alice", nil, ""), http.MethodGet, ""); body != large {
+		t.Fatalf("large file read back as %d bytes", len(body))
+	}
 }
 
 // fetch follows a 302 answer with method, as the client does, and returns
