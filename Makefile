@@ -14,9 +14,12 @@ export CDK_HOME ?= $(CURDIR)/.cache/cdk
 GOLANGCI_LINT_VERSION := v2.15.0
 
 # The Python interpreter that has moto and cfn-lint (TOOLCHAIN.md): python3 on
-# PATH, else pyenv's. Tests read it from FOQUS_PYTHON.
+# PATH, else pyenv's. Found once (sub-makes inherit it); tests read FOQUS_PYTHON.
 PYTHON_CANDIDATES := $(shell command -v python3 2>/dev/null) $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/python3)
-export FOQUS_PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import moto, flask, cfnlint' >/dev/null 2>&1 && echo $(p))))
+ifeq ($(origin FOQUS_PYTHON),undefined)
+FOQUS_PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do $$p -c 'import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("moto", "flask", "cfnlint")))' 2>/dev/null && { echo $$p; break; }; done)
+endif
+export FOQUS_PYTHON
 
 .PHONY: help test build bench lint python tools clean
 

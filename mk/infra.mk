@@ -9,15 +9,20 @@ CDK_APP := $(CURDIR)/.cache/bin/foqus-cdk
 CDK_OUT := $(CURDIR)/cdk.out
 CDK_DEPLOY_FLAGS ?= --require-approval broadening
 
-.PHONY: synth deploy cdk-app cdk-cli cdk-bootstrap
-cdk-app:
+.PHONY: synth deploy cdk-cli cdk-bootstrap
+synth: build-functions ## synthesize the CDK app for STAGE into cdk.out/ (again only when an input changed)
+	@$(MAKE) --no-print-directory $(CDK_OUT)/.synth-$(STAGE)
+
+# The app's inputs: its sources, the contract it imports, the image documents,
+# cdk.json and the bootstraps (build-functions leaves unchanged ones untouched).
+SYNTH_INPUTS = $(shell git ls-files infra core ami cdk.json go.mod go.sum go.work 2>/dev/null) $(wildcard $(BUILD)/functions/*/bootstrap)
+$(CDK_OUT)/.synth-%: $(SYNTH_INPUTS)
 	@mkdir -p $(dir $(CDK_APP))
 	go build -o $(CDK_APP) ./infra
-
-synth: build-functions cdk-app ## synthesize the CDK app for STAGE into cdk.out/
 	@rm -rf $(CDK_OUT)
 	@# JSII_DEPRECATED=quiet: aws-cdk-lib's own step scaling reads a deprecated prop.
-	CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='{"stage":"$(STAGE)"}' FOQUS_BUILD_DIR=$(BUILD) JSII_DEPRECATED=quiet $(CDK_APP)
+	CDK_OUTDIR=$(CDK_OUT) CDK_CONTEXT_JSON='{"stage":"$*"}' FOQUS_BUILD_DIR=$(BUILD) JSII_DEPRECATED=quiet $(CDK_APP)
+	@touch $@
 
 $(CDK):
 	@mkdir -p $(CDK_CLI_DIR)
