@@ -39,7 +39,7 @@ build: build-functions build-worker ## build every Lambda bootstrap and the work
 test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora, CDK, end to end)
 	FOQUS_E2E=1 go test -count=1 -timeout 20m ./... ./infra/...
 
-bench: python ## print throughput and latency figures against moto
+bench: python build synth ## print throughput and latency figures against moto (store, handlers, worker, end to end)
 	go test -run '^$$' -bench . -benchtime 1x ./...
 
 lint: $(TOOLS)/golangci-lint ## gofmt, go vet and golangci-lint on every module
