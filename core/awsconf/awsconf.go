@@ -23,8 +23,12 @@ func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Con
 }
 
 // NewS3 builds an S3 client; against a custom endpoint it uses path-style
-// addressing, which emulators need.
+// addressing, which emulators need. It does not log each GetObject response
+// that carries no checksum (emulators send none; objects are read whole).
 func NewS3(cfg aws.Config) *s3.Client {
 	custom := cfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = custom })
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = custom
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 }

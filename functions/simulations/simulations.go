@@ -294,7 +294,7 @@ func (s *Service) GetInput(ctx context.Context, req events.APIGatewayProxyReques
 		}
 		return s.redirect(ctx, key)
 	}
-	obj, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key}, quiet)
+	obj, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
 	var nsk *s3types.NoSuchKey
 	if errors.As(err, &nsk) {
 		return events.APIGatewayProxyResponse{}, httpx.Errorf(http.StatusNotFound, "No such file: %s", path)
@@ -360,7 +360,3 @@ func (s *Service) SignedURL(ctx context.Context, req events.APIGatewayProxyReque
 	}
 	return httpx.Redirect(u.URL), nil
 }
-
-// quiet keeps GetObject from logging each response without a checksum (S3
-// emulators send none; objects are read whole and parsed or passed on).
-func quiet(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }
