@@ -2,26 +2,6 @@
 // clients once, then serves every invocation with them.
 package main
 
-import (
-	"log/slog"
-	"os"
+import "github.com/foqus-cloud/stack/functions/registry"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/foqus-cloud/stack/functions/registry"
-)
-
-func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	cfg, err := registry.LambdaConfig()
-	if err != nil {
-		slog.Error("start", "err", err)
-		os.Exit(1)
-	}
-	h, err := registry.NewBuilder(cfg, registry.OSEnv()).SimulationRoot()
-	if err != nil {
-		slog.Error("start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
-}
+func main() { registry.Serve((*registry.Builder).SimulationRoot) }
