@@ -88,3 +88,19 @@ func TestTrackedCapacityStaysWithinSeats(t *testing.T) {
 		}
 	}
 }
+
+func TestStageFileReadsTheRepositorysStages(t *testing.T) {
+	t.Parallel()
+	for _, stage := range []string{"dev", "test", "prod"} {
+		p, err := StageFile("../../cdk.json", stage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.MaxWorkers < 1 || p.InstancePrice <= 0 {
+			t.Errorf("%s: %+v", stage, p)
+		}
+	}
+	if _, err := StageFile("../../cdk.json", "nope"); err == nil || !strings.Contains(err.Error(), `stage "nope"`) {
+		t.Errorf("unknown stage: %v", err)
+	}
+}
