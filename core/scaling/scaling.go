@@ -44,7 +44,7 @@ const (
 	DefaultFastLaunchSnapshots   = 10   // pre-provisioned snapshots kept ready (targetResourceCount)
 	DefaultFastLaunchParallel    = 6    // snapshots prepared at a time (maxParallelLaunches)
 	DefaultFastLaunchRefillSecs  = 900  // time to prepare one snapshot again after a launch used it
-	DefaultWarmPoolSize          = 0    // Stopped instances kept ready (warm pool MinSize)
+	DefaultWarmPoolSize          = 0    // prepared capacity: instances in service or Stopped in the pool (0: no pool)
 	DefaultInstancePricePerHour  = 0.752
 	DefaultStoppedPricePerHour   = 0.011 // the EBS root volume of a stopped instance (100 GiB gp3)
 )
@@ -105,7 +105,7 @@ type FastLaunchParams struct {
 
 // WarmPoolParams configures the group's Stopped warm pool.
 type WarmPoolParams struct {
-	Size           int  // MinSize of the pool; 0: no warm pool
+	Size           int  // prepared capacity (MaxGroupPreparedCapacity: in service + warm); 0: no warm pool
 	ReuseOnScaleIn bool // scaled-in workers stop and return to the pool instead of terminating
 }
 

@@ -63,7 +63,7 @@ func Ours(name string, p scaling.Params) Policy {
 }
 
 // Variants are our policy with cold launches only, with Fast Launch, and with
-// Fast Launch and a Stopped warm pool as large as the fleet.
+// Fast Launch and a Stopped warm pool that prepares the whole fleet.
 func Variants(p scaling.Params) []Policy {
 	cold, fast, warm := p, p, p
 	cold.FastLaunch.Enabled, cold.WarmPool.Size = false, 0

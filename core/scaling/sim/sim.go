@@ -372,13 +372,11 @@ func (f *fleet) active() []*instance {
 	return a
 }
 
-// poolTarget is the warm pool's size: MinSize, or the prepared capacity
-// (MaxGroupPreparedCapacity = the group's maximum) minus the desired capacity.
+// poolTarget is the warm pool's size: the prepared capacity
+// (MaxGroupPreparedCapacity, in service and warm together) minus the desired
+// capacity; MinSize is 0.
 func (f *fleet) poolTarget() int {
-	if f.p.WarmPool.Size == 0 {
-		return 0
-	}
-	return max(f.p.WarmPool.Size, f.p.MaxWorkers-f.desired)
+	return max(0, f.p.WarmPool.Size-f.desired)
 }
 
 // reconcile launches or scales in toward the desired capacity and keeps the warm pool filled.
