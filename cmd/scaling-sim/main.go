@@ -52,7 +52,9 @@ func run(stdout io.Writer, cdkJSON, stage, out string) error {
 		if err := plotTrace(png, tr, rs); err != nil {
 			return fmt.Errorf("plot %s: %w", tr.Name, err)
 		}
-		fmt.Fprintf(stdout, "plot: %s\n\n", png)
+		if _, err := fmt.Fprintf(stdout, "plot: %s\n\n", png); err != nil {
+			return err
+		}
 		fmt.Fprintf(&md, "## %s\n\n%s.\n\n![%s](%s.png)\n\n", tr.Name, tr.About, tr.Name, tr.Name)
 		writeMarkdown(&md, rs)
 	}
@@ -61,7 +63,8 @@ func run(stdout io.Writer, cdkJSON, stage, out string) error {
 
 func secs(s int) string { return fmt.Sprintf("%d min %02d s", s/60, s%60) }
 
-func writeMarkdown(w io.Writer, rs []sim.Result) {
+// writeMarkdown appends a trace's table (a bytes.Buffer does not fail).
+func writeMarkdown(w *bytes.Buffer, rs []sim.Result) {
 	fmt.Fprintln(w, "| policy | wait p50 | wait p95 | wait max | time to full capacity | instance-h | warm-pool-h | cost $ | scale events | jobs cut | unfinished |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {

@@ -51,23 +51,27 @@ func dur(seconds float64) string {
 
 // WriteTable writes one trace's results as an aligned table.
 func WriteTable(w io.Writer, t Trace, rs []Result) error {
-	if _, err := fmt.Fprintf(w, "%s (%d jobs): %s\n", t.Name, t.Jobs(), t.About); err != nil {
-		return err
-	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "policy\twait p50\twait p95\twait max\tfull capacity\tinstance-h\twarm-pool-h\tcost $\tscale events\tjobs cut\tunfinished\tlaunches cold/fast/warm\tend instances")
+	var err error
+	printf := func(format string, a ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(tw, format, a...)
+		}
+	}
+	printf("%s (%d jobs): %s\n", t.Name, t.Jobs(), t.About)
+	printf("policy\twait p50\twait p95\twait max\tfull capacity\tinstance-h\twarm-pool-h\tcost $\tscale events\tjobs cut\tunfinished\tlaunches cold/fast/warm\tend instances\n")
 	for _, r := range rs {
 		full := "never"
 		if r.FullCapacityAt >= 0 {
 			full = dur(float64(r.FullCapacityAt))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.2f\t%d\t%d\t%d\t%d/%d/%d\t%d\n", r.Policy,
+		printf("%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.2f\t%d\t%d\t%d\t%d/%d/%d\t%d\n", r.Policy,
 			dur(r.WaitP50()), dur(r.WaitP95()), dur(r.WaitMax()), full, r.InstanceHours, r.StoppedHours, r.Cost,
 			r.ScaleEvents, r.JobsCut, r.Unfinished, r.Launches["cold"], r.Launches["fast-launch"], r.Launches["warm-pool"], r.EndInstances)
 	}
-	if err := tw.Flush(); err != nil {
+	printf("%s\n", strings.Repeat("-", 20))
+	if err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, strings.Repeat("-", 20))
-	return err
+	return tw.Flush()
 }

@@ -75,7 +75,7 @@ func TestUQBurstReachesFullCapacityFromTheWarmPool(t *testing.T) {
 	}
 	// Cold launches are slower than Fast Launch, which is slower than the pool.
 	cold, fast := Run(UQEnsemble(), vs[0]), Run(UQEnsemble(), vs[1])
-	if !(cold.FullCapacityAt > fast.FullCapacityAt && fast.FullCapacityAt > r.FullCapacityAt) {
+	if cold.FullCapacityAt <= fast.FullCapacityAt || fast.FullCapacityAt <= r.FullCapacityAt {
 		t.Errorf("time to full capacity cold %d, Fast Launch %d, warm pool %d: want decreasing", cold.FullCapacityAt, fast.FullCapacityAt, r.FullCapacityAt)
 	}
 	if r.Launches[scaling.WarmPool] < warm.Params.MaxWorkers {
