@@ -3,8 +3,6 @@
 package api
 
 import (
-	"regexp"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -29,8 +27,6 @@ type API struct {
 	Authorizer awsapigateway.RequestAuthorizer
 	AccessLogs awslogs.LogGroup
 }
-
-var pathParam = regexp.MustCompile(`\{([A-Za-z0-9_]+)\+?\}`)
 
 // New declares the API; fns maps every core/api function base name to its function.
 func New(scope constructs.Construct, id string, st config.Stage, fns map[string]awslambda.Function) *API {
@@ -87,8 +83,8 @@ func New(scope constructs.Construct, id string, st config.Stage, fns map[string]
 
 	for _, r := range coreapi.Routes {
 		params := map[string]*bool{}
-		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
-			params["method.request.path."+m[1]] = jsii.Bool(true)
+		for _, name := range r.Params() {
+			params["method.request.path."+name] = jsii.Bool(true)
 		}
 		a.RestAPI.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method),
 			awsapigateway.NewLambdaIntegration(fns[r.Function], &awsapigateway.LambdaIntegrationOptions{
