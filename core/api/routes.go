@@ -50,6 +50,7 @@ var Routes = []Route{
 	{"GET", "/simulation", FnSimulationRoot},
 	{"GET", "/simulation/{name}", FnSimulationGet},
 	{"PUT", "/simulation/{name}", FnSimulationPut},
+	{"GET", "/simulation/{name}/input", FnSimulationGet}, // FOQUS sends /simulation//{name}/input
 	{"GET", "/simulation/{name}/input/{path+}", FnInputGet},
 	{"PUT", "/simulation/{name}/input/{path+}", FnInputPut},
 	{"POST", "/simulation/{name}/input/{path+}", FnInputSignedURL},

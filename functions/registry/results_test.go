@@ -156,9 +156,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	}{
 		{"GET", "/session/" + sid, nil, ""},
 		{"POST", "/session/" + sid + "/start", nil, ""},
-		{"POST", "/session/" + sid + "/kill", nil, ""},
 		{"POST", "/session/" + sid + "/stop", nil, ""},
-		{"POST", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"DELETE", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"GET", "/session/" + sid + "/result/" + genA + "/1", nil, ""},
 		{"GET", "/simulation/flow", nil, ""},
@@ -183,6 +181,18 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	if r := e.ok("GET", "/simulation", "bob", "", nil); r.Body != "[]" {
 		t.Fatalf("bob's simulations: %s", r.Body)
 	}
+	// Kill and the result generator answer 200 where the original did (FOQUS
+	// stops polling on anything else), and touch nothing of alice's.
+	if r := e.ok("POST", "/session/"+sid+"/kill", "bob", "", nil); r.Body != `"`+sid+`"` {
+		t.Fatalf("bob's kill of alice's session: %q", r.Body)
+	}
+	if r := e.ok("POST", "/session/"+sid+"/result/"+genA, "bob", "", nil); r.Body != "0" {
+		t.Fatalf("bob's result generator on alice's session: %q", r.Body)
+	}
+	if jobs, _ := e.store.Jobs(ctx, "alice", sid); jobs[1].State.Terminal() {
+		t.Fatalf("bob's kill ended alice's job: %+v", jobs[1])
+	}
+	covered["post-session-kill"], covered["post-session-result"] = true, true
 	covered["get-session-list"], covered["get-simulation-root"], covered["get-application"] = true, true, true
 
 	// Creating routes make bob's own.
