@@ -14,6 +14,7 @@ import (
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/jobview"
 )
 
@@ -157,6 +158,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 		{"GET", "/session/" + sid, nil, ""},
 		{"POST", "/session/" + sid + "/start", nil, ""},
 		{"POST", "/session/" + sid + "/stop", nil, ""},
+		{"DELETE", "/simulation/flow", nil, ""},
 		{"DELETE", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"GET", "/session/" + sid + "/result/" + genA + "/1", nil, ""},
 		{"GET", "/simulation/flow", nil, ""},
@@ -193,6 +195,17 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 		t.Fatalf("bob's kill ended alice's job: %+v", jobs[1])
 	}
 	covered["post-session-kill"], covered["post-session-result"] = true, true
+
+	// The workers are shared: bob sees alice's worker busy, never her job.
+	if err := e.store.Heartbeat(ctx, sessionstore.Consumer{ID: "c-alice", Instance: "i-1", User: "alice", Session: sid, Job: ids[1]}); err != nil {
+		t.Fatal(err)
+	}
+	var workers []consumers.Consumer
+	r := e.ok("GET", "/consumer/", "bob", "", &workers)
+	if len(workers) != 1 || workers[0].Status != "busy" || workers[0].Job != "" || strings.Contains(r.Body, ids[1]) || strings.Contains(r.Body, sid) {
+		t.Fatalf("bob's consumer list: %s", r.Body)
+	}
+	covered["get-consumer-list"] = true
 	covered["get-session-list"], covered["get-simulation-root"], covered["get-application"] = true, true, true
 
 	// Creating routes make bob's own.
