@@ -29,6 +29,8 @@ var env = map[string][]string{
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
 	FnUpdateProcessor: {resource.EnvResourcesTable},
+	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
+	FnConsumerList:    {resource.EnvResourcesTable},
 }
 
 // Env lists the environment variables (resource.Env*) function name reads,

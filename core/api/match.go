@@ -74,9 +74,15 @@ func (r Route) match(segs []string) (map[string]string, int, bool) {
 // Path non-empty) if one exists, so a caller can tell an unknown path from
 // an unsupported method (CORS preflight answers the latter).
 func Match(method, p string) (route Route, params map[string]string, ok bool) {
+	return MatchIn(Routes, method, p)
+}
+
+// MatchIn is Match over another table: a synthesized template's methods,
+// to check that API Gateway resolves client paths as the model does.
+func MatchIn(routes []Route, method, p string) (route Route, params map[string]string, ok bool) {
 	segs := Segments(p)
 	best := -1
-	for _, r := range Routes {
+	for _, r := range routes {
 		ps, literals, fits := r.match(segs)
 		if !fits {
 			continue

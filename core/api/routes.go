@@ -23,6 +23,8 @@ const (
 	FnInputGet        = "get-simulation-input-file"
 	FnInputSignedURL  = "post-simulation-signed-url"
 	FnUpdateProcessor = "foqus-update-processor"
+	FnSimulationDel   = "delete-simulation"
+	FnConsumerList    = "get-consumer-list"
 )
 
 // Route maps one method and API Gateway resource path to the function serving it.
@@ -47,9 +49,12 @@ var Routes = []Route{
 	{"POST", "/session/{id}/result/{generator}", FnSessionResult},
 	{"DELETE", "/session/{id}/result/{generator}", FnSessionResult},
 	{"GET", "/session/{id}/result/{generator}/{page}", FnResultPage},
+	{"GET", "/consumer", FnConsumerList},
 	{"GET", "/simulation", FnSimulationRoot},
 	{"GET", "/simulation/{name}", FnSimulationGet},
 	{"PUT", "/simulation/{name}", FnSimulationPut},
+	{"DELETE", "/simulation/{name}", FnSimulationDel},
+	{"GET", "/simulation/{name}/input", FnSimulationGet}, // FOQUS sends /simulation//{name}/input
 	{"GET", "/simulation/{name}/input/{path+}", FnInputGet},
 	{"PUT", "/simulation/{name}/input/{path+}", FnInputPut},
 	{"POST", "/simulation/{name}/input/{path+}", FnInputSignedURL},

@@ -5,9 +5,13 @@
 package objectkey
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -53,19 +57,72 @@ func Simulation(s string) error {
 	return nil
 }
 
-// InputPath checks the path of a staged input: relative, segments that are
-// names, no "." or ".." segments, at most 8 deep.
+// Limits of a staged input's path: NTFS allows 255 UTF-16 units a name, and
+// the whole key (user and simulation prefix included) must stay under S3's
+// 1,024 bytes.
+const (
+	MaxInputDepth     = 8
+	MaxInputNameUnits = 255
+	MaxInputPathBytes = 768
+)
+
+// InputPath checks the path of a staged input. FOQUS sends a file's basename
+// as it is on the desktop's disk, so any name Windows (where the worker stages
+// it) allows is accepted: spaces, parentheses, "+", non-ASCII letters, a
+// leading dot. Refused: empty, "." or ".." segments (traversal), invalid
+// UTF-8 and control characters, what NTFS forbids (<>:"\|?*, a trailing dot
+// or space, the device names CON, PRN, AUX, NUL, COM1-9, LPT1-9 with any
+// extension) and over-long names or paths. Names that differ only by case
+// are a simulation's concern (they are one file on Windows).
 func InputPath(p string) error {
 	segs := strings.Split(p, "/")
-	if p == "" || len(segs) > 8 {
+	if p == "" || len(segs) > MaxInputDepth || len(p) > MaxInputPathBytes || !utf8.ValidString(p) {
 		return &InvalidError{"input path", p}
 	}
 	for _, s := range segs {
-		if !nameRe.MatchString(s) || strings.Trim(s, ".") == "" {
+		if err := inputName(s); err != nil {
 			return &InvalidError{"input path", p}
 		}
 	}
 	return nil
+}
+
+var errName = errors.New("not a file name")
+
+func inputName(s string) error {
+	if s == "" || s == "." || s == ".." || len(utf16.Encode([]rune(s))) > MaxInputNameUnits {
+		return errName
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || strings.ContainsRune(`<>:"\|?*`, r) || r == utf8.RuneError {
+			return errName
+		}
+	}
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, " ") {
+		return errName
+	}
+	if Reserved(s) {
+		return errName
+	}
+	return nil
+}
+
+// Reserved reports a Windows device name, which no file can have whatever
+// its extension ("con.txt", "COM1.tar.gz" and "nul " all open the device).
+func Reserved(name string) bool {
+	base, _, _ := strings.Cut(name, ".")
+	base = strings.ToUpper(strings.TrimRight(base, " "))
+	switch base {
+	case "CON", "PRN", "AUX", "NUL":
+		return true
+	}
+	if len(base) > 3 && (strings.HasPrefix(base, "COM") || strings.HasPrefix(base, "LPT")) {
+		switch base[3:] {
+		case "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+			return true
+		}
+	}
+	return false
 }
 
 // UserPrefix is the prefix of everything of user in either bucket.

@@ -24,6 +24,7 @@ import (
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/authorizer"
+	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/results"
@@ -213,6 +214,10 @@ func (b *Builder) HTTP(name string) (httpx.Handler, error) {
 		return b.InputGet()
 	case api.FnInputSignedURL:
 		return b.InputSignedURL()
+	case api.FnSimulationDel:
+		return b.SimulationDelete()
+	case api.FnConsumerList:
+		return b.ConsumerList()
 	}
 	return nil, fmt.Errorf("registry: %q is not an HTTP function", name)
 }
@@ -336,4 +341,16 @@ func LambdaConfig() (aws.Config, error) {
 		cfg.BaseEndpoint = aws.String(ep)
 	}
 	return cfg, nil
+}
+
+// SimulationDelete builds the handler of delete-simulation.
+func (b *Builder) SimulationDelete() (httpx.Handler, error) {
+	return b.handler(api.FnSimulationDel, func() httpx.UserHandler {
+		return (&simulations.Deleter{Service: b.simulations(), Store: b.store()}).Delete
+	})
+}
+
+// ConsumerList builds the handler of get-consumer-list.
+func (b *Builder) ConsumerList() (httpx.Handler, error) {
+	return b.handler(api.FnConsumerList, func() httpx.UserHandler { return (&consumers.Service{Store: b.store()}).List })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/jobview"
 )
 
@@ -156,9 +157,8 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	}{
 		{"GET", "/session/" + sid, nil, ""},
 		{"POST", "/session/" + sid + "/start", nil, ""},
-		{"POST", "/session/" + sid + "/kill", nil, ""},
 		{"POST", "/session/" + sid + "/stop", nil, ""},
-		{"POST", "/session/" + sid + "/result/" + genA, nil, ""},
+		{"DELETE", "/simulation/flow", nil, ""},
 		{"DELETE", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"GET", "/session/" + sid + "/result/" + genA + "/1", nil, ""},
 		{"GET", "/simulation/flow", nil, ""},
@@ -183,6 +183,29 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	if r := e.ok("GET", "/simulation", "bob", "", nil); r.Body != "[]" {
 		t.Fatalf("bob's simulations: %s", r.Body)
 	}
+	// Kill and the result generator answer 200 where the original did (FOQUS
+	// stops polling on anything else), and touch nothing of alice's.
+	if r := e.ok("POST", "/session/"+sid+"/kill", "bob", "", nil); r.Body != `"`+sid+`"` {
+		t.Fatalf("bob's kill of alice's session: %q", r.Body)
+	}
+	if r := e.ok("POST", "/session/"+sid+"/result/"+genA, "bob", "", nil); r.Body != "0" {
+		t.Fatalf("bob's result generator on alice's session: %q", r.Body)
+	}
+	if jobs, _ := e.store.Jobs(ctx, "alice", sid); jobs[1].State.Terminal() {
+		t.Fatalf("bob's kill ended alice's job: %+v", jobs[1])
+	}
+	covered["post-session-kill"], covered["post-session-result"] = true, true
+
+	// The workers are shared: bob sees alice's worker busy, never her job.
+	if err := e.store.Heartbeat(ctx, sessionstore.Consumer{ID: "c-alice", Instance: "i-1", User: "alice", Session: sid, Job: ids[1]}); err != nil {
+		t.Fatal(err)
+	}
+	var workers []consumers.Consumer
+	r := e.ok("GET", "/consumer/", "bob", "", &workers)
+	if len(workers) != 1 || workers[0].Status != "busy" || workers[0].Job != "" || strings.Contains(r.Body, ids[1]) || strings.Contains(r.Body, sid) {
+		t.Fatalf("bob's consumer list: %s", r.Body)
+	}
+	covered["get-consumer-list"] = true
 	covered["get-session-list"], covered["get-simulation-root"], covered["get-application"] = true, true, true
 
 	// Creating routes make bob's own.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,9 +73,21 @@ func TestSimulationRoutes(t *testing.T) {
 	if get("alice/zzfoqus_flow/model.bkp") != string(binary) {
 		t.Fatal("binary input corrupted")
 	}
-	for _, p := range []string{"../bob/x", "a/../../b", ".hidden"} { // "a//b" reaches "a/b" (api.Segments)
+	for _, p := range []string{"../bob/x", "a/../../b", "con.txt", "a:b", "trailing.", "meta.json", "Session.FOQUS", "acm_sinter.json"} { // "a//b" reaches "a/b" (api.Segments)
 		failed(t, e.call("PUT", "/simulation/zzfoqus_flow/input/"+p, "alice", nil, "x"), http.StatusBadRequest)
 	}
+	// Names the desktop's file system allows are staged as they are.
+	for _, p := range []string{"extra data.txt", "run (2)+final.csv", "Größe_é.txt", ".hidden"} {
+		e.ok("PUT", "/simulation/zzfoqus_flow/input/"+p, "alice", "x", nil)
+		if get("alice/zzfoqus_flow/"+p) != "x" {
+			t.Fatalf("%q not staged under its name", p)
+		}
+	}
+	// Names one file apart on Windows: the second is refused, on PUT and signed upload.
+	failed(t, e.call("PUT", "/simulation/zzfoqus_flow/input/EXTRA DATA.txt", "alice", nil, "y"), http.StatusConflict)
+	failed(t, e.call("PUT", "/simulation/zzfoqus_flow/input/Data/other.csv", "alice", nil, "y"), http.StatusConflict)
+	failed(t, e.call("POST", "/simulation/zzfoqus_flow/input/Extra Data.TXT", "alice", map[string]string{"method": "putObject"}, ""), http.StatusConflict)
+	e.ok("PUT", "/simulation/zzfoqus_flow/input/extra data.txt", "alice", "x2", nil) // the same name replaces
 	failed(t, e.call("PUT", "/simulation/nosuch/input/a.txt", "alice", nil, "x"), http.StatusNotFound)
 
 	// R16.
@@ -129,9 +142,15 @@ func TestSimulationRoutes(t *testing.T) {
 	}
 	var sim simulations.Simulation
 	e.ok("GET", "/simulation/zzfoqus_flow", "alice", "", &sim)
-	if sim.Name != "zzfoqus_flow" || sim.Application != "foqus" || len(sim.StagedInputs) != 4 {
+	if sim.Name != "zzfoqus_flow" || sim.Application != "foqus" || len(sim.StagedInputs) != 8 {
 		t.Fatalf("R14: %+v", sim)
 	}
+	var inputs []simulations.StagedInput
+	e.ok("GET", "/simulation//zzfoqus_flow/input", "alice", "", &inputs)
+	if !slices.Equal(inputs, sim.StagedInputs) {
+		t.Fatalf("input list %+v, want %+v", inputs, sim.StagedInputs)
+	}
+	failed(t, e.call("GET", "/simulation/not_a_sim/input", "alice", nil, ""), http.StatusNotFound)
 	failed(t, e.call("GET", "/simulation/not_a_sim", "alice", nil, ""), http.StatusNotFound)
 
 	// Files too large for an answer: 413 on the way in, 302 to a signed URL on the way out.

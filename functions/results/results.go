@@ -6,10 +6,13 @@ package results
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/smithy-go"
 
 	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/sessionstore"
@@ -39,6 +42,15 @@ func ids(req events.APIGatewayProxyRequest) (sid, gen string, err error) {
 // finished since the generator's last page on a new page and answers its
 // number as a bare integer (R10), the last page's when nothing finished
 // since, 0 before the first; DELETE is accepted and changes nothing (R12).
+//
+// Any answer but 200 ends FOQUS's results loop for good (turb_client
+// raises, graph.py stops polling), so POST answers 200 where the original
+// did: 0 for a session unknown to the user (never appended, expired,
+// another user's), and 0 with Retry-After and X-Foqus-Result: retry when
+// the store was throttled or did not answer within ResultBudget. FOQUS
+// then sees "nothing new yet" and polls again; nothing is lost, since pages
+// are never consumed (the jobs finished meanwhile go on the next page).
+// Other clients tell the two cases apart by the header.
 func (s *Service) Generator(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
 	sid, gen, err := ids(req)
 	if err != nil {
@@ -54,11 +66,41 @@ func (s *Service) Generator(ctx context.Context, req events.APIGatewayProxyReque
 	if size <= 0 {
 		size = sessionstore.DefaultPageSize
 	}
-	n, err := s.Store.CreatePage(ctx, user, sid, gen, size)
-	if err != nil {
+	pctx, cancel := context.WithTimeout(ctx, ResultBudget)
+	defer cancel()
+	n, err := s.Store.CreatePage(pctx, user, sid, gen, size)
+	switch {
+	case errors.Is(err, sessionstore.ErrNotFound):
+		return httpx.Raw(http.StatusOK, "application/json", "0"), nil
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil, throttled(err):
+		slog.WarnContext(ctx, "result generator: store busy, answered 0 to poll again", "session", sid, "err", err)
+		resp := httpx.Raw(http.StatusOK, "application/json", "0")
+		resp.Headers["Retry-After"], resp.Headers[RetryHeader] = "1", "retry"
+		return resp, nil
+	case err != nil:
 		return events.APIGatewayProxyResponse{}, err
 	}
 	return httpx.Raw(http.StatusOK, "application/json", strconv.Itoa(n)), nil
+}
+
+// ResultBudget bounds a result-generator call well inside API Gateway's 29 s,
+// so a slow store is answered "poll again" rather than 504.
+const ResultBudget = 10 * time.Second
+
+// RetryHeader marks a generator answer of 0 that means "the store was busy".
+const RetryHeader = "X-Foqus-Result"
+
+// throttled reports an AWS throttling refusal that outlived the SDK's retries.
+func throttled(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "TooManyRequestsException":
+		return true
+	}
+	return false
 }
 
 // Page answers page {page} of a generator (R11): the finished-job records,

@@ -110,13 +110,15 @@ func (s *Service) Start(ctx context.Context, req events.APIGatewayProxyRequest, 
 
 // Kill ends every job of the session that is not final as terminate (R7),
 // before answering: queued jobs are never run, and a running job's worker
-// loses its lease and stops the run.
+// loses its lease and stops the run. A session with no jobs yet (POST
+// /session stores nothing) has nothing to kill: 200, as the original
+// answered FOQUS's Stop button.
 func (s *Service) Kill(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
 	sid, err := httpx.SessionID(req)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	if err := s.KillSession(ctx, user, sid); err != nil {
+	if err := s.KillSession(ctx, user, sid); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
 		return events.APIGatewayProxyResponse{}, err
 	}
 	return httpx.JSON(http.StatusOK, sid)

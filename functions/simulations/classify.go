@@ -2,9 +2,10 @@ package simulations
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/foqus-cloud/stack/functions/httpx"
 )
@@ -27,7 +28,7 @@ var markers = []struct{ File, Application string }{
 	{MarkerACM, "ACM"},
 	{MarkerAspenPlus, "aspenplus"},
 	{MarkerFakeJob, "fake-job"},
-	{MarkerPlugin, "foqus-user-plugin"},
+	{MarkerPlugin, "FOQUS-User-Plugin"},
 }
 
 func applicationOf(marker string) string {
@@ -84,58 +85,59 @@ func ParseSimulation(body []byte) (marker string, err error) {
 // it is stored under: a SimSinter configuration of version 0.1, 0.2 or 0.3
 // (ACM for an .acmf model, Aspen Plus for .bkp, a FOQUS user plugin for .py)
 // or a FOQUS session. Refusals are *httpx.Error (400).
+//
+// It reads only the keys it needs, with gjson rather than encoding/json:
+// keys match exactly (encoding/json would take a sinter config's top-level
+// string "Application" for its "application" object and refuse it), and the
+// rest of the document is not decoded, so a FOQUS session holding NaN or
+// Infinity (Python's json writes them; encoding/json refuses them) is
+// classified and stored byte for byte.
 func Classify(body []byte) (string, error) {
-	var c struct {
-		FileType        any                `json:"filetype"`
-		Type            any                `json:"Type"`
-		AspenFile       any                `json:"aspenfile"`
-		ConfigVersion   any                `json:"config-version"`
-		FileTypeVersion any                `json:"filetype-version"`
-		Model           struct{ File any } `json:"model"`
-		Application     struct{ Name any } `json:"application"`
-	}
 	if firstByte(body) != '{' {
 		return "", httpx.Errorf(http.StatusBadRequest, "configuration is not a JSON object")
 	}
-	if err := json.Unmarshal(body, &c); err != nil {
-		return "", httpx.Errorf(http.StatusBadRequest, "configuration is not a JSON object: %v", err)
+	doc := gjson.ParseBytes(body)
+	if !doc.IsObject() {
+		return "", httpx.Errorf(http.StatusBadRequest, "configuration is not a JSON object")
 	}
-	model := func(file any) (string, error) {
-		f := strings.ToLower(str(file))
+	get := func(path string) string { return str(doc.Get(path)) }
+	model := func(file string) (string, error) {
+		f := strings.ToLower(file)
 		switch {
 		case strings.HasSuffix(f, ".acmf"):
 			return MarkerACM, nil
 		case strings.HasSuffix(f, ".bkp"):
 			return MarkerAspenPlus, nil
 		}
-		return "", httpx.Errorf(http.StatusBadRequest, "SimSinter configuration: model file %q is neither .acmf nor .bkp", str(file))
+		return "", httpx.Errorf(http.StatusBadRequest, "SimSinter configuration: model file %q is neither .acmf nor .bkp", file)
 	}
 	switch {
-	case str(c.FileType) == "FOQUS_Session" || str(c.Type) == "FOQUS_Session":
+	case get("filetype") == "FOQUS_Session" || get("Type") == "FOQUS_Session":
 		return MarkerFOQUS, nil
-	case str(c.FileTypeVersion) == "0.3":
-		if strings.EqualFold(str(c.Application.Name), "foqus-user-plugin") {
-			if strings.HasSuffix(strings.ToLower(str(c.Model.File)), ".py") {
-				return MarkerPlugin, nil
+	case get("filetype-version") == "0.3":
+		if strings.EqualFold(get("application.name"), "foqus-user-plugin") {
+			if file := get("model.file"); !strings.HasSuffix(strings.ToLower(file), ".py") {
+				return "", httpx.Errorf(http.StatusBadRequest, "plugin configuration: model file %q is not .py", file)
 			}
-			return "", httpx.Errorf(http.StatusBadRequest, "plugin configuration: model file %q is not .py", str(c.Model.File))
+			return MarkerPlugin, nil
 		}
-		return model(c.Model.File)
-	case str(c.ConfigVersion) == "0.2" || str(c.FileTypeVersion) == "0.2":
-		return model(c.Model.File)
-	case str(c.FileType) == "sinterconfig": // 0.1
-		return model(c.AspenFile)
+		return model(get("model.file"))
+	case get("config-version") == "0.2" || get("filetype-version") == "0.2":
+		return model(get("model.file"))
+	case get("filetype") == "sinterconfig": // 0.1 and the 0.2 files that name "aspenfile"
+		return model(get("aspenfile"))
 	}
 	return "", httpx.Errorf(http.StatusBadRequest, "configuration is neither a SimSinter configuration (0.1, 0.2, 0.3) nor a FOQUS session")
 }
 
-// str renders a JSON string or number; versions are written either way.
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		return fmt.Sprint(v)
+// str renders a JSON string or number (versions are written either way);
+// anything else, or a key that is not there, is "".
+func str(r gjson.Result) string {
+	switch r.Type {
+	case gjson.String:
+		return r.Str
+	case gjson.Number:
+		return r.Raw
 	}
 	return ""
 }

@@ -27,6 +27,13 @@ func TestClassify(t *testing.T) {
 		{`{"filetype-version":0.3,"application":{"name":"Aspen Custom Modeler"},"model":{"file":"m.acmf"}}`, MarkerACM},
 		{`{"filetype-version":"0.3","application":{"name":"Aspen Plus"},"model":{"file":"m.bkp"}}`, MarkerAspenPlus},
 		{`{"filetype-version":0.3,"application":{"name":"foqus-user-plugin"},"model":{"file":"plug.py"}}`, MarkerPlugin},
+		// Real shapes: turb_client's sinter configs put a string "Application"
+		// next to (or instead of) the "application" object; keys match exactly.
+		{`{"title":null,"aspenfile":"Hybrid.acmf","Application":"ACM","Simulation":"BFB","filetype":"sinterconfig","version":0.2,"settings":{},"inputs":{},"outputs":{}}`, MarkerACM},
+		{`{"Application":"ACM","filetype":"sinterconfig","filetype-version":0.3,"application":{"name":"FOQUS-User-Plugin"},"model":{"file":"cost.py"}}`, MarkerPlugin},
+		{`{"application":"oops","Filetype":"x","filetype":"sinterconfig","aspenfile":"a.bkp"}`, MarkerAspenPlus},
+		// FOQUS sessions written by Python's json hold NaN and Infinity.
+		{`{"Type":"FOQUS_Session","flowsheet":{"nodes":{"a":{"x":NaN,"y":Infinity,"z":-Infinity}}},"ver":NaN}`, MarkerFOQUS},
 	} {
 		got, err := Classify([]byte(c.body))
 		if err != nil || got != c.marker {
@@ -36,6 +43,7 @@ func TestClassify(t *testing.T) {
 	for _, body := range []string{
 		``, `[]`, `"x"`, `{}`, `{"filetype":"sinterconfig","aspenfile":"m.exe"}`, `{"config-version":"0.2","model":{}}`,
 		`{"filetype-version":0.3,"application":{"name":"foqus-user-plugin"},"model":{"file":"p.acmf"}}`, `{"Type":"Other"}`,
+		`{"type":"FOQUS_Session"}`, `{"FileType":"sinterconfig","aspenfile":"a.acmf"}`, `{"filetype":"sinterconfig","Aspenfile":"a.acmf"}`,
 	} {
 		if _, err := Classify([]byte(body)); status(err) != http.StatusBadRequest {
 			t.Errorf("Classify(%s): %v, want 400", body, err)
@@ -64,6 +72,7 @@ func FuzzClassify(f *testing.F) {
 		`{"config-version":"0.2","model":{"file":"m.bkp"}}`,
 		`{"filetype-version":0.3,"application":{"name":"foqus-user-plugin"},"model":{"file":"p.py"}}`,
 		`{"filetype-version":[],"model":"x"}`, `{"model":{"file":7}}`, `null`, `{`,
+		`{"Application":"ACM","filetype":"sinterconfig","aspenfile":"a.acmf"}`, `{"Type":"FOQUS_Session","x":NaN,"y":-Infinity}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -47,13 +47,15 @@ type Application struct {
 }
 
 // Applications are the original's three plus the two it ran without
-// listing them (the client checks a simulation's application against this list).
+// listing them. FOQUS checks a model's application against these names
+// case-sensitively (turbineConfiguration.py uploadSimulation, error 308), so
+// they are spelled as FOQUS spells them.
 var Applications = []Application{
 	{"foqus", []string{"flowsheet"}},
 	{"AspenPlus", []string{"aspenfile"}},
 	{"ACM", []string{"aspenfile"}},
 	{"fake-job", []string{}},
-	{"foqus-user-plugin", []string{"plugin"}},
+	{"FOQUS-User-Plugin", []string{"plugin"}},
 }
 
 // ListApplications answers R1.
@@ -174,8 +176,16 @@ func staged(f *folder) []StagedInput {
 	return in
 }
 
-// Get answers one simulation with its staged inputs (R14).
+// InputsResource is the route of a simulation's input list, served by the
+// function of GET /simulation/{name} (same reads, same grants).
+const InputsResource = "/simulation/{name}/input"
+
+// Get answers one simulation with its staged inputs (R14), or on
+// InputsResource the staged inputs alone.
 func (s *Service) Get(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	if req.Resource == InputsResource {
+		return s.ListInputs(ctx, req, user)
+	}
 	name := req.PathParameters["name"]
 	f, err := s.simulation(ctx, user, name)
 	if err != nil {
@@ -231,16 +241,71 @@ func (s *Service) put(ctx context.Context, key string, body []byte, contentType 
 }
 
 // input validates {name} and {path} of an input route and returns the
-// simulation's folder: inputs belong to an existing simulation.
+// simulation's folder: inputs belong to an existing simulation. The
+// simulation's own files (meta.json, the markers that hold the
+// configuration) are reached only as "configuration", never by their names,
+// in any case (Windows would stage "META.JSON" over meta.json).
 func (s *Service) input(ctx context.Context, req events.APIGatewayProxyRequest, user string) (name, path string, f *folder, err error) {
 	name, path = req.PathParameters["name"], req.PathParameters["path"]
 	if path != Configuration {
 		if err := objectkey.InputPath(path); err != nil {
 			return "", "", nil, err
 		}
+		if reserved(path) {
+			return "", "", nil, httpx.Errorf(http.StatusBadRequest, "%s is reserved for the simulation's own files; the configuration is input/configuration", path)
+		}
 	}
 	f, err = s.simulation(ctx, user, name)
 	return name, path, f, err
+}
+
+func reserved(path string) bool {
+	if strings.EqualFold(path, MetaFile) {
+		return true
+	}
+	for _, m := range markers {
+		if strings.EqualFold(path, m.File) {
+			return true
+		}
+	}
+	return false
+}
+
+// caseTwin finds a staged file or folder whose path differs from path only
+// by case: one file on the worker's Windows disk, so a second upload is
+// refused rather than overwriting the first there.
+func (f *folder) caseTwin(prefix, path string) (string, bool) {
+	want := strings.Split(path, "/")
+	for _, k := range f.keys {
+		have := strings.Split(strings.TrimPrefix(k, prefix), "/")
+		for i := 0; i < len(want) && i < len(have); i++ {
+			if want[i] == have[i] {
+				continue
+			}
+			if strings.EqualFold(want[i], have[i]) {
+				return strings.Join(have[:i+1], "/"), true
+			}
+			break
+		}
+	}
+	return "", false
+}
+
+func (f *folder) refuseCaseTwin(user, name, path string) error {
+	if twin, ok := f.caseTwin(objectkey.SimulationPrefix(user, name), path); ok {
+		return httpx.Errorf(http.StatusConflict, "%s differs only by case from the staged %s (one file on Windows)", path, twin)
+	}
+	return nil
+}
+
+// ListInputs answers a simulation's staged inputs (GET
+// /simulation/{name}/input, which FOQUS sends as /simulation//{name}/input).
+func (s *Service) ListInputs(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
+	f, err := s.simulation(ctx, user, req.PathParameters["name"])
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, err
+	}
+	return httpx.JSON(http.StatusOK, staged(f))
 }
 
 // PutInput stores an input (R17): the configuration under the marker its
@@ -249,9 +314,14 @@ func (s *Service) PutInput(ctx context.Context, req events.APIGatewayProxyReques
 	if _, ok := httpx.Query(req, "SignedUrl"); ok {
 		return events.APIGatewayProxyResponse{}, httpx.Errorf(http.StatusBadRequest, "signed uploads: POST with ?method=putObject")
 	}
-	name, path, _, err := s.input(ctx, req, user)
+	name, path, f, err := s.input(ctx, req, user)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
+	}
+	if path != Configuration {
+		if err := f.refuseCaseTwin(user, name, path); err != nil {
+			return events.APIGatewayProxyResponse{}, err
+		}
 	}
 	body, err := httpx.LimitedBody(req, MaxInputBody)
 	if err != nil {
@@ -352,6 +422,9 @@ func (s *Service) SignedURL(ctx context.Context, req events.APIGatewayProxyReque
 	key := objectkey.SimulationFile(user, name, path)
 	if method == "getObject" {
 		return s.redirect(ctx, key)
+	}
+	if err := f.refuseCaseTwin(user, name, path); err != nil {
+		return events.APIGatewayProxyResponse{}, err
 	}
 	u, err := s.Presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, ContentType: aws.String("application/json")},
 		s3.WithPresignExpires(SignedURLExpiry))

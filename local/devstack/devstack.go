@@ -9,6 +9,7 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/deploy"
+	"github.com/foqus-cloud/stack/local/devtls"
 	"github.com/foqus-cloud/stack/local/eventsource"
 	"github.com/foqus-cloud/stack/local/gateway"
 )
@@ -53,11 +55,16 @@ type Options struct {
 	Password   string // its password; empty: a random one
 	Log        *slog.Logger
 	WorkerLog  io.Writer // worker processes' output; nil discards it
+	// TLSDir holds the local CA (devtls): when set the gateway serves
+	// https (and, later, wss) with a certificate it signs; empty serves
+	// plain http.
+	TLSDir string
 }
 
 // Stack is the running local cloud.
 type Stack struct {
 	BaseURL  string // the API's base URL, stage included
+	CAFile   string // the CA certificate clients trust (TLS only)
 	User     string
 	Password string
 	Endpoint string // the emulator's endpoint
@@ -184,8 +191,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	s.BaseURL = fmt.Sprintf("http://%s/%s", ln.Addr(), o.Stage)
-	s.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	s.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelInfo)}
+	scheme := "http"
+	if o.TLSDir != "" {
+		ca, err := devtls.Ensure(o.TLSDir, time.Now())
+		if err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+		s.server.TLSConfig, s.CAFile, scheme = ca.TLSConfig(), ca.CAPath(), "https"
+		ln = tls.NewListener(ln, s.server.TLSConfig)
+	}
+	s.BaseURL = fmt.Sprintf("%s://%s/%s", scheme, ln.Addr(), o.Stage)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.server.Serve(ln) }()
 	for i := 0; i < o.Workers; i++ {
@@ -292,7 +309,9 @@ func (s *Stack) AddUser(ctx context.Context, name, password string) error {
 	return err
 }
 
-// TurbineConfig is a FOQUS turbine.cfg for this stack (spec §9).
+// TurbineConfig is a FOQUS turbine.cfg for this stack (spec §9). FOQUS
+// blanks the credentials of an http:// base (turbineConfiguration.py
+// readConfig), so only a TLS stack's file is one FOQUS can log in with.
 func (s *Stack) TurbineConfig() string {
 	var b strings.Builder
 	for _, sec := range []string{"Consumer", "Job", "Simulation", "Session", "Application"} {

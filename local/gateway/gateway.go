@@ -28,6 +28,8 @@ import (
 // API Gateway's limits and defaults that clients can observe.
 const (
 	MaxBody         = 10 << 20          // a REST API refuses larger payloads (413)
+	MaxHeader       = 10240             // request line and headers (431)
+	MaxEvent        = 6 << 20           // a synchronous Lambda event, JSON, base64 bodies included (413)
 	AuthorizerTTL   = 300 * time.Second // the stack's authorizer result cache
 	IntegrationTime = 29 * time.Second  // a handler answering later is a 504
 )
@@ -51,13 +53,19 @@ type cached struct {
 	until time.Time
 }
 
-// ServeHTTP answers one request; an optional "/<stage>" prefix is accepted,
-// as the deployed URL has one.
+// ServeHTTP answers one request under "/<stage>", as the deployed URL has
+// it, refusing what API Gateway refuses before a handler runs.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if pre := "/" + g.Stage; strings.HasPrefix(p, pre+"/") || p == pre {
-		p = strings.TrimPrefix(p, pre)
+	if headerBytes(r) > MaxHeader {
+		writeJSON(w, http.StatusRequestHeaderFieldsTooLarge, map[string]string{"message": "Request Header Fields Too Large"})
+		return
 	}
+	pre := "/" + g.Stage
+	if !strings.HasPrefix(r.URL.Path, pre+"/") && r.URL.Path != pre {
+		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Forbidden"})
+		return
+	}
+	p := strings.TrimPrefix(r.URL.Path, pre)
 	route, params, ok := api.Match(r.Method, p)
 	if r.Method == http.MethodOptions && route.Path != "" { // CORS preflight, a MOCK integration in the stack
 		g.cors(w)
@@ -85,6 +93,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	authCtx["principalId"] = principal
 	req.RequestContext.Authorizer = authCtx
+	if ev, err := json.Marshal(req); err != nil || len(ev) > MaxEvent {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "Request Too Long"})
+		return
+	}
 	h, ok := g.Handlers[route.Function]
 	if !ok {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal server error"})
@@ -99,6 +111,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResponse(w, resp)
+}
+
+// headerBytes is the size of the request line and headers as sent.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2 + len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
 }
 
 func (g *Gateway) event(r *http.Request, route api.Route, p string, params map[string]string, body []byte) events.APIGatewayProxyRequest {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -88,8 +89,53 @@ func TestServeHTTP(t *testing.T) {
 		t.Fatalf("allowed: %d, event %+v", r.StatusCode, got)
 	}
 	before := calls
-	do("good", "/session/s2")
-	if calls != before {
-		t.Error("the authorizer's answer was not cached for the same header")
+	if r := do("good", "/dev/session/s2/"); r.StatusCode != 200 || calls != before {
+		t.Errorf("%d: the authorizer's answer was not cached for the same header, or its policy misses the trailing slash", r.StatusCode)
+	}
+
+	// What API Gateway refuses before any handler runs.
+	handled := 0
+	g.Handlers[api.FnInputPut] = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		handled++
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}
+	send := func(path string, header int, body []byte) int {
+		req := httptest.NewRequest("PUT", path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "good")
+		if header > 0 {
+			req.Header.Set("X-Pad", strings.Repeat("h", header))
+		}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, req)
+		return w.Code
+	}
+	binary := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name   string
+		path   string
+		header int
+		body   []byte
+		want   int
+	}{
+		{"no stage prefix", "/simulation/s/input/a.bin", 0, nil, http.StatusForbidden},
+		{"another stage", "/prod/simulation/s/input/a.bin", 0, nil, http.StatusForbidden},
+		{"request line and headers over 10,240 bytes", "/dev/simulation/s/input/a.bin", MaxHeader, nil, http.StatusRequestHeaderFieldsTooLarge},
+		{"headers just under the limit", "/dev/simulation/s/input/a.bin", MaxHeader - 200, nil, http.StatusOK},
+		{"4.5 MB binary: base64 fits the 6 MB event", "/dev/simulation/s/input/a.bin", 0, binary(4500 << 10), http.StatusOK},
+		{"5 MB binary: base64 does not fit the 6 MB event", "/dev/simulation/s/input/a.bin", 0, binary(5 << 20), http.StatusRequestEntityTooLarge},
+		{"5.5 MB text fits", "/dev/simulation/s/input/a.txt", 0, bytes.Repeat([]byte("x"), 5500<<10), http.StatusOK},
+		{"over 10 MB", "/dev/simulation/s/input/a.txt", 0, bytes.Repeat([]byte("x"), MaxBody+1), http.StatusRequestEntityTooLarge},
+	} {
+		before := handled
+		got := send(c.path, c.header, c.body)
+		if got != c.want || (c.want != http.StatusOK) != (handled == before) {
+			t.Errorf("%s: %d (handler ran: %v), want %d", c.name, got, handled != before, c.want)
+		}
 	}
 }

@@ -149,6 +149,7 @@ var (
 	WritesSimulations = map[string]bool{
 		api.FnSimulationPut: true, api.FnInputPut: true,
 		api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
+		api.FnSimulationDel:  true,
 	}
 )
 

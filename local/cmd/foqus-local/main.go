@@ -27,6 +27,8 @@ func main() {
 	flag.StringVar(&o.User, "user", "demo", "demo user to create")
 	flag.StringVar(&o.Password, "password", "", "its password (default: a random one, printed)")
 	cfgPath := flag.String("turbine-cfg", ".cache/dev/turbine.cfg", "where to write the FOQUS turbine.cfg for this stack")
+	flag.StringVar(&o.TLSDir, "tls-dir", ".cache/dev", "where the local CA and the gateway's certificate are kept (made once)")
+	plain := flag.Bool("http", false, "serve plain http instead of https (FOQUS then drops its credentials)")
 	verbose := flag.Bool("v", false, "log requests, processor and worker output")
 	flag.Parse()
 
@@ -34,6 +36,9 @@ func main() {
 	if *verbose {
 		level = slog.LevelInfo
 		o.WorkerLog = os.Stderr
+	}
+	if *plain {
+		o.TLSDir = ""
 	}
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(o, *cfgPath); err != nil {
@@ -66,11 +71,28 @@ func run(o devstack.Options, cfgPath string) error {
   workers        %d x fake-job runner
   turbine.cfg    %s  (point FOQUS desktop at it)
 
-Try:  curl -u %s:%s %s/session
+%s
+Try:  curl %s-u %s:%s %s/session/
 
 Ctrl-C stops everything.
-`, time.Since(began).Seconds(), st.BaseURL, st.User, st.Password, st.Endpoint, o.Workers, cfgPath, st.User, st.Password, st.BaseURL)
+`, time.Since(began).Seconds(), st.BaseURL, st.User, st.Password, st.Endpoint, o.Workers, cfgPath, trust(st), curlCA(st), st.User, st.Password, st.BaseURL)
 	<-ctx.Done()
 	fmt.Println("\nstopping...")
 	return nil
+}
+
+// trust is the line that makes FOQUS, turb_client (both use requests) and
+// curl trust the local CA.
+func trust(st *devstack.Stack) string {
+	if st.CAFile == "" {
+		return "  plain http: FOQUS blanks the credentials of an http:// turbine.cfg (run without -http for https)\n"
+	}
+	return fmt.Sprintf("Trust the local CA:  export REQUESTS_CA_BUNDLE=%s  (FOQUS, turb_client; curl --cacert %s)\n", st.CAFile, st.CAFile)
+}
+
+func curlCA(st *devstack.Stack) string {
+	if st.CAFile == "" {
+		return ""
+	}
+	return "--cacert " + st.CAFile + " "
 }
