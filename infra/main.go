@@ -47,7 +47,14 @@ func run() error {
 		}
 	}
 	name, _ := app.Node().TryGetContext(jsii.String("stage")).(string)
-	st, err := config.Parse(app.Node().TryGetContext(jsii.String("stages")), name)
+	base, _ := app.Node().TryGetContext(jsii.String("base")).(string)
+	overrides := map[string]string{}
+	for _, k := range config.Keys() {
+		if v := app.Node().TryGetContext(jsii.String("stage." + k)); v != nil {
+			overrides[k] = fmt.Sprint(v)
+		}
+	}
+	st, err := config.ParseDerived(app.Node().TryGetContext(jsii.String("stages")), name, base, overrides)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ CDK_APP := $(CURDIR)/.cache/bin/foqus-cdk
 CDK_OUT := $(CURDIR)/cdk.out
 CDK_DEPLOY_FLAGS ?= --require-approval broadening
 
-.PHONY: synth deploy cdk-cli cdk-bootstrap
+.PHONY: synth deploy cdk-cli cdk-bootstrap cdk-app
 synth: build-functions ## synthesize the CDK app for STAGE into cdk.out/ (again only when an input changed)
 	@$(MAKE) --no-print-directory $(CDK_OUT)/.synth-$(STAGE)
 
@@ -31,8 +31,17 @@ $(CDK):
 cdk-cli: $(CDK) ## install the pinned aws-cdk CLI into .tools/cdkcli
 	@$(CDK) --version
 
-cdk-bootstrap: $(CDK) ## once per account/region: the CDK bootstrap stack deploy needs
-	$(CDK) bootstrap
+cdk-bootstrap: synth $(CDK) ## once per account/region: the CDK bootstrap stack deploy needs
+	$(CDK) bootstrap --app $(CDK_OUT)
+
+# What cdk.json's "app" runs for `npx cdk deploy|synth` (the CLI sets
+# CDK_OUTDIR and CDK_CONTEXT_JSON): the function bootstraps first, so a fresh
+# clone synthesizes; make's output goes to stderr, the CLI owns stdout.
+cdk-app:
+	@$(MAKE) --no-print-directory build-functions >&2
+	@mkdir -p $(dir $(CDK_APP))
+	@go build -o $(CDK_APP) ./infra >&2
+	@FOQUS_BUILD_DIR=$(BUILD) JSII_DEPRECATED=quiet $(CDK_APP)
 
 deploy: synth $(CDK) ## deploy STAGE with the pinned aws-cdk CLI
 	$(CDK) deploy --app $(CDK_OUT) --all $(CDK_DEPLOY_FLAGS)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/batch"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -246,6 +247,9 @@ func Encode(m Message) (body string, attrs map[string]string, err error) {
 		if v == "" {
 			delete(attrs, k) // SNS refuses empty attribute values
 		}
+	}
+	if n := batch.MessageSize(string(out), attrs); n > MaxBody {
+		return "", nil, invalid("body", fmt.Sprintf("%d bytes with its attributes, over the %d a message carries", n, MaxBody))
 	}
 	return string(out), attrs, nil
 }

@@ -13,12 +13,13 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/foqus-cloud/stack/core/batch"
 )
 
 // Publishing limits and retry policy.
 const (
-	PublishBatchSize   = 10 // SNS PublishBatch's limit
-	PublishParallel    = 8  // batches in flight at once
+	PublishParallel    = 8 // batches in flight at once
 	MaxPublishAttempts = 6
 )
 
@@ -46,23 +47,38 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	return nil
 }
 
-// PublishAll sends msgs in batches of 10, several batches at once, and
+// PublishAll sends msgs in batches within PublishBatch's limits (10 entries,
+// 256 KiB with attributes: batch.SNSPublish), several batches at once, and
 // retries the entries SNS failed with backoff. It returns nil only when SNS
 // confirmed every message.
 func (p *Publisher) PublishAll(ctx context.Context, msgs []Message) error {
-	entries := make([]snstypes.PublishBatchRequestEntry, len(msgs))
+	type entry struct {
+		e    snstypes.PublishBatchRequestEntry
+		size int
+	}
+	entries := make([]entry, len(msgs))
 	for i, m := range msgs {
 		body, attrs, err := Encode(m)
 		if err != nil {
 			return err
 		}
-		entries[i] = snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(body), MessageAttributes: snsAttrs(attrs)}
+		entries[i] = entry{
+			e:    snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(body), MessageAttributes: snsAttrs(attrs)},
+			size: batch.MessageSize(body, attrs),
+		}
+	}
+	batches, err := batch.Split(entries, func(e entry) int { return e.size }, batch.SNSPublish)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(PublishParallel)
-	for start := 0; start < len(entries); start += PublishBatchSize {
-		batch := entries[start:min(start+PublishBatchSize, len(entries))]
-		g.Go(func() error { return p.publishBatch(ctx, batch) })
+	for _, b := range batches {
+		req := make([]snstypes.PublishBatchRequestEntry, len(b))
+		for i, e := range b {
+			req[i] = e.e
+		}
+		g.Go(func() error { return p.publishBatch(ctx, req) })
 	}
 	return g.Wait()
 }

@@ -7,24 +7,25 @@ import "fmt"
 
 // Base names of the stateful resources; Name appends the stage.
 const (
-	UsersTable      = "TurbineUsers"
-	ResourcesTable  = "FOQUS_Resources"
-	SessionBucket   = "foqus-sessions"
-	SimulationBkt   = "foqus-simulations"
-	JobTopic        = "FOQUS-Job-Topic"
-	UpdateTopic     = "FOQUS-Update-Topic"
-	AlertTopic      = "FOQUS-Alert-Topic"
-	JobQueue        = "FOQUS-Job-Queue"
-	UpdateQueue     = "FOQUS-Update-Queue"
-	JobDLQ          = "FOQUS-Job-DLQ"
-	UpdateDLQ       = "FOQUS-Update-DLQ"
-	RestAPI         = "Turbine Gateway API2"
-	WorkerConfigSSM = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
-	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
-	WorkerGroup     = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
-	WorkerDrainHook = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
-	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
-	ArtifactsBucket = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
+	UsersTable       = "TurbineUsers"
+	ResourcesTable   = "FOQUS_Resources"
+	SessionBucket    = "foqus-sessions"
+	SimulationBkt    = "foqus-simulations"
+	JobTopic         = "FOQUS-Job-Topic"
+	UpdateTopic      = "FOQUS-Update-Topic"
+	AlertTopic       = "FOQUS-Alert-Topic"
+	JobQueue         = "FOQUS-Job-Queue"
+	UpdateQueue      = "FOQUS-Update-Queue"
+	JobDLQ           = "FOQUS-Job-DLQ"
+	UpdateDLQ        = "FOQUS-Update-DLQ"
+	RestAPI          = "Turbine Gateway API2"
+	WorkerConfigSSM  = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
+	WorkerAMISSM     = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
+	WorkerGroup      = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
+	WorkerDrainHook  = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
+	WorkerLaunchHook = "FOQUS-Worker-Launch"     // its launch lifecycle hook: the worker completes it once its service runs
+	AccessLogBucket  = "foqus-access-logs"       // S3 server access logs of the data buckets
+	ArtifactsBucket  = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
 )
 
 // BucketName is the globally unique name of a bucket: base, stage, account and
@@ -32,6 +33,15 @@ const (
 func BucketName(base, stage, account, region string) string {
 	return fmt.Sprintf("%s-%s-%s-%s", base, stage, account, region)
 }
+
+// Timeouts of the worker group's lifecycle hooks, in seconds. A terminating
+// worker keeps the drain hook open with heartbeats while its job runs; a
+// launching one that has not started its service within the launch timeout
+// is abandoned (replaced).
+const (
+	WorkerDrainHookSeconds  = 7200 // the heartbeat timeout AWS allows at most
+	WorkerLaunchHookSeconds = 1800 // Windows boot and service start
+)
 
 // Worker telemetry and identity. The worker publishes Heartbeat (value 1,
 // dimension Stage) every minute while running; an alarm fires when in-service

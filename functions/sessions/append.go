@@ -15,10 +15,10 @@ import (
 	"github.com/foqus-cloud/stack/functions/httpx"
 )
 
-// Limits of one append request. API Gateway hands Lambda at most 6 MB; a
+// Limits of one append request (see core/lambdaevent for what fits); a
 // job's input must fit, with its envelope, in the 256 KB job.submit message.
 const (
-	MaxAppendBody = 6 << 20
+	MaxAppendBody = 4 << 20 // under lambdaevent.MaxBody: every body arrives base64-encoded (BinaryMediaTypes */*)
 	MaxAppendJobs = 10000
 	MaxJobInput   = event.MaxBody - 16<<10
 )

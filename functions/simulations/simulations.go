@@ -35,7 +35,7 @@ type Service struct {
 // URLs: a GET of a larger file answers 302 to one.
 const (
 	SignedURLExpiry = 120 * time.Second
-	MaxInputBody    = 6 << 20
+	MaxInputBody    = 4 << 20 // under lambdaevent.MaxBody: API Gateway hands the body base64-encoded
 	MaxInlineFile   = 4 << 20 // base64 makes it about 5.3 MB, under Lambda's 6 MB response
 	Configuration   = "configuration"
 )

@@ -9,8 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"sort"
+	"strings"
 
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/scaling"
 )
 
@@ -25,19 +30,20 @@ const (
 
 // Stage is what differs between dev, test and prod.
 type Stage struct {
-	Name               string `json:"-"`
-	Account            string `json:"account,omitempty"` // optional: env-agnostic stacks when empty
-	Region             string `json:"region,omitempty"`
-	WorkerInstanceType string `json:"workerInstanceType"`
-	MinWorkers         int    `json:"minWorkers"`
-	MaxWorkers         int    `json:"maxWorkers"` // = Aspen licence seats: never more workers than seats
-	LogRetentionDays   int    `json:"logRetentionDays"`
-	RemovalPolicy      string `json:"removalPolicy"`      // retain | destroy, for tables and buckets
-	APIRateLimit       int    `json:"apiRateLimit"`       // steady requests/s per stage
-	APIBurstLimit      int    `json:"apiBurstLimit"`      // burst requests
-	JobLeaseMinutes    int    `json:"jobLeaseMinutes"`    // job queue visibility timeout; the worker extends it
-	DataExpirationDays int    `json:"dataExpirationDays"` // session objects expire after this many days
-	Image              *Image `json:"image,omitempty"`    // the worker image pipeline; none without it
+	Name               string   `json:"-"`
+	Account            string   `json:"account,omitempty"` // optional: env-agnostic stacks when empty
+	Region             string   `json:"region,omitempty"`
+	WorkerInstanceType string   `json:"workerInstanceType"`
+	MinWorkers         int      `json:"minWorkers"`
+	MaxWorkers         int      `json:"maxWorkers"` // = Aspen licence seats: never more workers than seats
+	LogRetentionDays   int      `json:"logRetentionDays"`
+	RemovalPolicy      string   `json:"removalPolicy"`         // retain | destroy, for tables and buckets
+	APIRateLimit       int      `json:"apiRateLimit"`          // steady requests/s per stage
+	APIBurstLimit      int      `json:"apiBurstLimit"`         // burst requests
+	JobLeaseMinutes    int      `json:"jobLeaseMinutes"`       // job queue visibility timeout; the worker extends it
+	DataExpirationDays int      `json:"dataExpirationDays"`    // session objects expire after this many days
+	Image              *Image   `json:"image,omitempty"`       // the worker image pipeline; none without it
+	AlarmEmails        []string `json:"alarmEmails,omitempty"` // subscribed to the alert topic
 	// Scaling overrides core/scaling's defaults; the simulator reads the same object.
 	Scaling scaling.Overrides `json:"scaling,omitempty"`
 }
@@ -63,8 +69,8 @@ func (s Stage) Retain() bool { return s.RemovalPolicy == RemovalRetain }
 // Validate rejects settings the stack cannot be built from.
 func (s Stage) Validate() error {
 	var errs []error
-	if s.Name == "" {
-		errs = append(errs, errors.New("stage name is empty"))
+	if err := ValidName(s.Name); err != nil {
+		errs = append(errs, err)
 	}
 	if s.WorkerInstanceType == "" {
 		errs = append(errs, errors.New("workerInstanceType is empty"))
@@ -86,6 +92,11 @@ func (s Stage) Validate() error {
 	}
 	if _, err := s.Scaling.Resolve(s.MinWorkers, s.MaxWorkers); err != nil {
 		errs = append(errs, fmt.Errorf("scaling: %w", err))
+	}
+	for _, e := range s.AlarmEmails {
+		if at := strings.LastIndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t,;") {
+			errs = append(errs, fmt.Errorf("alarmEmails: %q is not an e-mail address", e))
+		}
 	}
 	if s.DataExpirationDays < 1 {
 		errs = append(errs, fmt.Errorf("dataExpirationDays %d must be >= 1", s.DataExpirationDays))
@@ -122,9 +133,18 @@ func RetentionChoices() []int {
 
 // Parse picks stage name out of the raw "stages" context value (a JSON object
 // or the map the CDK context hands back) and validates it.
-func Parse(stages any, name string) (Stage, error) {
+func Parse(stages any, name string) (Stage, error) { return ParseDerived(stages, name, "", nil) }
+
+// ParseDerived is Parse for any stage name: a name that is not in stages
+// takes the settings of stage base (-c base=dev for -c stage=alice-dev), and
+// overrides (settings key -> JSON value, or a plain string) replace single
+// keys (-c stage.maxWorkers=1). Unknown keys are errors either way.
+func ParseDerived(stages any, name, base string, overrides map[string]string) (Stage, error) {
 	if name == "" {
 		name = DefaultStage
+	}
+	if err := ValidName(name); err != nil {
+		return Stage{}, err
 	}
 	if stages == nil {
 		return Stage{}, errors.New(`no "stages" in the CDK context: cdk.json needs context.stages.{dev,test,prod}`)
@@ -137,14 +157,36 @@ func Parse(stages any, name string) (Stage, error) {
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return Stage{}, fmt.Errorf("stages context is not an object: %w", err)
 	}
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	body, ok := all[name]
-	if !ok {
-		names := make([]string, 0, len(all))
-		for n := range all {
-			names = append(names, n)
+	switch {
+	case ok:
+	case base == "":
+		return Stage{}, fmt.Errorf("stage %q is not in cdk.json context.stages (have %v); name a base stage for it with -c base=<stage>", name, names)
+	default:
+		if body, ok = all[base]; !ok {
+			return Stage{}, fmt.Errorf("base stage %q of stage %q is not in cdk.json context.stages (have %v)", base, name, names)
 		}
-		sort.Strings(names)
-		return Stage{}, fmt.Errorf("stage %q is not in cdk.json context.stages (have %v)", name, names)
+	}
+	if len(overrides) > 0 {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil {
+			return Stage{}, fmt.Errorf("stage %q: %w", name, err)
+		}
+		for k, v := range overrides {
+			if json.Valid([]byte(v)) {
+				fields[k] = json.RawMessage(v)
+			} else if fields[k], err = json.Marshal(v); err != nil {
+				return Stage{}, err
+			}
+		}
+		if body, err = json.Marshal(fields); err != nil {
+			return Stage{}, err
+		}
 	}
 	var s Stage
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -154,6 +196,18 @@ func Parse(stages any, name string) (Stage, error) {
 	}
 	s.Name = name
 	return s, s.Validate()
+}
+
+// Keys are the settings keys of a stage (what -c stage.<key>=value may override).
+func Keys() []string {
+	t := reflect.TypeOf(Stage{})
+	var keys []string
+	for i := range t.NumField() {
+		if k := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // FileContext reads the "context" object of a cdk.json. The CDK CLI passes that
@@ -186,4 +240,44 @@ func FindCDKJSON(dir string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Longest names AWS builds around a stage name: a bucket name holds the
+// account id and region (resource.BucketName); "ap-southeast-2" is as long
+// as region names get.
+const (
+	bucketNameMax   = 63 // S3
+	functionNameMax = 64 // Lambda
+	queueNameMax    = 80 // SQS
+	longestRegion   = "ap-southeast-2"
+)
+
+var stageName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// ValidName refuses a stage name S3, Lambda or SQS would refuse inside the
+// names the stack builds from it (lower case letters, digits and inner
+// hyphens; short enough for the longest bucket, function and queue name).
+func ValidName(name string) error {
+	if name == "" {
+		return errors.New("stage name is empty")
+	}
+	if !stageName.MatchString(name) {
+		return fmt.Errorf("stage name %q: use lower-case letters, digits and inner hyphens (S3 bucket names carry it)", name)
+	}
+	for _, b := range []string{resource.SessionBucket, resource.SimulationBkt, resource.AccessLogBucket, resource.ArtifactsBucket} {
+		if n := resource.BucketName(b, name, "123456789012", longestRegion); len(n) > bucketNameMax {
+			return fmt.Errorf("stage name %q is %d characters too long: bucket %s would have %d of S3's %d", name, len(n)-bucketNameMax, n, len(n), bucketNameMax)
+		}
+	}
+	for _, fn := range api.Functions() {
+		if n := resource.Name(fn, name); len(n) > functionNameMax {
+			return fmt.Errorf("stage name %q is too long: function %s would have %d of Lambda's %d characters", name, n, len(n), functionNameMax)
+		}
+	}
+	for _, q := range []string{resource.JobQueue, resource.UpdateQueue, resource.JobDLQ, resource.UpdateDLQ} {
+		if n := resource.Name(q, name); len(n) > queueNameMax {
+			return fmt.Errorf("stage name %q is too long: queue %s would have %d of SQS's %d characters", name, n, len(n), queueNameMax)
+		}
+	}
+	return nil
 }

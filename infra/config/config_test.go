@@ -70,10 +70,55 @@ func TestParseRejects(t *testing.T) {
 		{with("scaling", map[string]any{"warmPool": 2}), "x", `unknown field "warmPool"`},
 		{with("scaling", map[string]any{"drainTimeoutSeconds": 9000}), "x", "scaling: drainTimeoutSeconds 9000"},
 		{with("scaling", map[string]any{"warmPoolSize": 3}), "x", "warmPoolSize 3 must be in 0..maxWorkers (2)"},
+		{map[string]any{"x": good}, "Alice_Dev", "lower-case letters"},
+		{map[string]any{"x": good}, "-dev", "inner hyphens"},
+		{map[string]any{"x": good}, "a-very-long-stage-name", "too long: bucket"},
 	} {
 		_, err := Parse(c.stages, c.name)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v/%s: %v, want an error with %q", c.stages, c.name, err, c.want)
+		}
+	}
+}
+
+// A stage name AWS would refuse inside a bucket, function or queue name
+// fails before synthesis; the longest accepted one fits every name.
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"dev", "alice-dev", "p1", "abcdefghijklmnopq"} {
+		if err := ValidName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Dev", "alice_dev", "dev-", "a.b", "abcdefghijklmnopqr"} {
+		if err := ValidName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestDerivedStageTakesItsBaseAndOverrides(t *testing.T) {
+	good := map[string]any{"workerInstanceType": "t3.large", "minWorkers": 0, "maxWorkers": 2, "logRetentionDays": 14,
+		"removalPolicy": "destroy", "apiRateLimit": 10, "apiBurstLimit": 20, "jobLeaseMinutes": 15, "dataExpirationDays": 7}
+	stages := map[string]any{"dev": good}
+	st, err := ParseDerived(stages, "alice-dev", "dev", map[string]string{"maxWorkers": "1", "workerInstanceType": "m6i.large"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Name != "alice-dev" || st.MaxWorkers != 1 || st.WorkerInstanceType != "m6i.large" || st.APIRateLimit != 10 {
+		t.Errorf("derived stage %+v: want alice-dev with dev's settings, maxWorkers 1, m6i.large", st)
+	}
+	for _, c := range []struct {
+		base      string
+		overrides map[string]string
+		want      string
+	}{
+		{"", nil, "-c base=<stage>"},
+		{"qa", nil, `base stage "qa"`},
+		{"dev", map[string]string{"seats": "3"}, `unknown field "seats"`},
+		{"dev", map[string]string{"maxWorkers": "0"}, "maxWorkers"},
+	} {
+		if _, err := ParseDerived(stages, "alice-dev", c.base, c.overrides); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("base %q overrides %v: %v, want an error with %q", c.base, c.overrides, err, c.want)
 		}
 	}
 }

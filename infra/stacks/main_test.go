@@ -86,6 +86,7 @@ func setup(tmp string) error {
 		return err
 	}
 	st.Name, st.Image = "img", &config.Image{Parameters: imageParameters()}
+	st.AlarmEmails = []string{"ops@example.com", "oncall@example.com"}
 	img, err = synthStage(filepath.Join(tmp, "img"), st)
 	return err
 }

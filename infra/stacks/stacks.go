@@ -183,6 +183,7 @@ func (s *Stage) imagePipeline(st config.Stage) error {
 	s.Image, err = imagepipeline.New(s.Service, "ImagePipeline", &imagepipeline.Props{
 		Stage: st, Artifacts: s.Tables.Artifacts,
 		Subnet: (*s.Workers.Vpc.PublicSubnets())[0], Security: s.Workers.Security,
+		RootVolumeGiB: workers.RootVolumeGiB,
 	})
 	return err
 }

@@ -74,6 +74,9 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	running map[job.Key]bool // for heartbeats
+
+	protMu    sync.Mutex // serialises scale-in protection changes (lifecycle.go)
+	protected bool
 }
 
 // New returns a Consumer with a fresh consumer id.
@@ -126,6 +129,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		bg.Go(func() { c.watchInstance(recv, stopReceiving) })
 	}
 	c.log.Info("worker started", "queue", c.s.Stack.JobQueueURL, "concurrency", c.s.Concurrency, "instance", c.s.Instance)
+	c.completeLaunch(ctx)
 
 	var work sync.WaitGroup
 	c.receive(recv, jobs, &work)
@@ -133,11 +137,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	why := context.Cause(recv)
 	var notice *TerminationNotice
 	drain := c.s.Drain
-	if errors.As(why, &notice) && notice.Spot {
+	beats, stopDrainBeats := context.WithCancel(context.WithoutCancel(ctx))
+	switch {
+	case errors.As(why, &notice) && notice.Spot:
 		drain = 0 // two minutes' warning: no job finishes in time, hand them back now
+	case notice != nil:
+		// The drain hook waits: let the job finish, keeping the hook open.
+		drain = c.terminationDrain()
+		go c.drainHeartbeats(beats, drainHeartbeatEvery)
 	}
 	c.log.Info("stopping: no new jobs", "reason", why, "drain", drain)
 	c.drain(&work, drain, handBack)
+	stopDrainBeats()
 	stopBeating()
 	bg.Wait()
 	if notice != nil {
@@ -168,13 +179,14 @@ func (c *Consumer) drain(work *sync.WaitGroup, grace time.Duration, handBack con
 	<-done
 }
 
-// track records which jobs run, for heartbeats.
+// track records which jobs run, for heartbeats and scale-in protection.
 func (c *Consumer) track(k job.Key, on bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if on {
 		c.running[k] = true
 	} else {
 		delete(c.running, k)
 	}
+	c.mu.Unlock()
+	c.syncProtection()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	coreapi "github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/lambdaevent"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/config"
 )
@@ -75,6 +76,8 @@ func (a *API) restAPI(st config.Stage) {
 			AllowHeaders: awsapigateway.Cors_DEFAULT_HEADERS(),
 		},
 		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// Binary bodies pass as bytes, not mangled text (core/lambdaevent).
+		BinaryMediaTypes: jsii.Strings(lambdaevent.BinaryMediaTypes...),
 	})
 	// Authorizer and gateway errors carry the CORS header too.
 	for _, rt := range []awsapigateway.ResponseType{awsapigateway.ResponseType_DEFAULT_4XX(), awsapigateway.ResponseType_DEFAULT_5XX()} {

@@ -30,9 +30,6 @@ const ArtifactsParameter = "ArtifactsBucket"
 // ParentImage is the AWS-managed Windows Server 2022 image the recipe builds on.
 const ParentImage = "windows-server-2022-english-full-base-x86"
 
-// RootVolumeGiB of the build instance (Aspen media and Anaconda are large).
-const RootVolumeGiB = 150
-
 // Pipeline is the image pipeline of one stage.
 type Pipeline struct {
 	constructs.Construct
@@ -74,6 +71,9 @@ type Props struct {
 	Artifacts awss3.IBucket // installers the components download
 	Subnet    awsec2.ISubnet
 	Security  awsec2.ISecurityGroup
+	// RootVolumeGiB of the image (Aspen media and Anaconda are large): the
+	// workers launch with the same size.
+	RootVolumeGiB int
 }
 
 // New declares the pipeline. The build instance runs in the workers' subnet
@@ -148,7 +148,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 		BlockDeviceMappings: &[]*awsimagebuilder.CfnImageRecipe_InstanceBlockDeviceMappingProperty{{
 			DeviceName: jsii.String("/dev/sda1"),
 			Ebs: &awsimagebuilder.CfnImageRecipe_EbsInstanceBlockDeviceSpecificationProperty{
-				VolumeSize: jsii.Number(RootVolumeGiB), VolumeType: jsii.String("gp3"), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
+				VolumeSize: jsii.Number(float64(props.RootVolumeGiB)), VolumeType: jsii.String("gp3"), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
 			},
 		}},
 	})

@@ -80,7 +80,20 @@ func (m *Messaging) topics(st config.Stage) {
 	}
 	m.JobTopic = topic("JobTopic", resource.JobTopic)
 	m.UpdateTopic = topic("UpdateTopic", resource.UpdateTopic)
-	m.AlertTopic = topic("AlertTopic", resource.AlertTopic)
+	alert := topic("AlertTopic", resource.AlertTopic)
+	// EnforceSSL writes an explicit topic policy, which replaces SNS's
+	// default one: without this statement CloudWatch alarms cannot publish.
+	alert.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*alert.TopicArn()),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	}))
+	for _, addr := range st.AlarmEmails {
+		alert.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(addr), nil))
+	}
+	m.AlertTopic = alert
 	m.Key = key
 }
 

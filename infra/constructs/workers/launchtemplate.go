@@ -15,7 +15,9 @@ func (w *Workers) launchTemplate(st config.Stage, groupName string) {
 	w.LaunchTmpl = awsec2.NewLaunchTemplate(w.Construct, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
 		LaunchTemplateName: jsii.String(groupName),
 		// The image pipeline publishes its latest AMI id to this parameter.
-		MachineImage: awsec2.MachineImage_FromSsmParameter(jsii.String(fmt.Sprintf(resource.WorkerAMISSM, st.Name)), &awsec2.SsmParameterImageOptions{
+		// Resolved at launch (resolve:ssm:), not at deploy: the stage deploys
+		// before the pipeline has made any image (the fleet is at 0 until then).
+		MachineImage: awsec2.MachineImage_ResolveSsmParameterAtLaunch(jsii.String(fmt.Sprintf(resource.WorkerAMISSM, st.Name)), &awsec2.SsmParameterImageOptions{
 			Os: awsec2.OperatingSystemType_WINDOWS,
 		}),
 		InstanceType:         awsec2.NewInstanceType(jsii.String(st.WorkerInstanceType)),
