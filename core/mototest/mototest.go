@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,7 @@ type Server struct {
 	cmd      *exec.Cmd
 	endpoint string
 	exited   chan struct{}
+	stacks   atomic.Int64 // Stacks created so far: each one's name suffix
 }
 
 // Start launches moto on a free loopback port and waits until it answers.

@@ -16,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/resource"
 )
 
 var srv *Server
@@ -44,24 +47,39 @@ func TestStackWiresTopicsToQueues(t *testing.T) {
 	}
 }
 
-// Reset between tests: a second Stack starts empty.
-func TestStackStartsEmpty(t *testing.T) {
-	st := srv.Stack(t)
-	db := dynamodb.NewFromConfig(st.Config)
-	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(st.UsersTable), Item: map[string]ddbtypes.AttributeValue{"Username": &ddbtypes.AttributeValueMemberS{Value: "x"}}}); err != nil {
+// Each Stack is the test's own: what one test writes, another's stack does
+// not hold, and the queues have the numbers the CDK app gives them.
+func TestStacksAreSeparate(t *testing.T) {
+	t.Parallel()
+	a, b := srv.Stack(t), srv.Stack(t)
+	if a.UsersTable == b.UsersTable || a.SessionBucket == b.SessionBucket || a.JobQueueURL == b.JobQueueURL || a.UpdateTopicARN == b.UpdateTopicARN {
+		t.Fatalf("two stacks share names: %+v and %+v", a, b)
+	}
+	db := dynamodb.NewFromConfig(a.Config)
+	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(a.UsersTable), Item: map[string]ddbtypes.AttributeValue{"Username": &ddbtypes.AttributeValueMemberS{Value: "x"}}}); err != nil {
 		t.Fatal(err)
 	}
-	st = srv.Stack(t)
-	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(st.UsersTable)})
+	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(b.UsersTable)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Count != 0 {
-		t.Fatalf("users table has %d items after reset", out.Count)
+		t.Fatalf("the second stack's users table has %d items", out.Count)
+	}
+	q := sqs.NewFromConfig(a.Config)
+	for url, want := range map[string]int{a.UpdateQueueURL: resource.UpdateVisibilitySeconds, a.JobQueueURL: JobLeaseSeconds, a.JobDLQURL: resource.DLQVisibilitySeconds} {
+		attrs, err := q.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := attrs.Attributes[string(sqstypes.QueueAttributeNameVisibilityTimeout)]; got != fmt.Sprint(want) {
+			t.Errorf("%s: visibility %s s, want %d", url, got, want)
+		}
 	}
 }
 
 func TestPythonHasMoto(t *testing.T) {
+	t.Parallel()
 	p, err := Python()
 	if err != nil || !strings.Contains(p, "python") {
 		t.Fatalf("Python() = %q, %v", p, err)
@@ -71,6 +89,7 @@ func TestPythonHasMoto(t *testing.T) {
 // Packages whose tests run on moto are vetted for Windows too (the worker
 // is a Windows service): this package must compile there.
 func TestCompilesForWindows(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command("go", "vet", ".")
 	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -81,6 +100,7 @@ func TestCompilesForWindows(t *testing.T) {
 // Conditional writes are atomic, as in DynamoDB: of 50 racing creates of one
 // item, exactly one succeeds (moto's own threaded server lets several through).
 func TestConditionalWritesAreAtomic(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	db := dynamodb.NewFromConfig(st.Config)
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,7 +19,8 @@ import (
 	"github.com/foqus-cloud/stack/core/resource"
 )
 
-// Stage is the stage suffix of the resources a Stack creates.
+// Stage is the stage a Stack's functions and workers are told (FOQUS_STAGE);
+// its resources' names add a number of their own to it.
 const Stage = "test"
 
 // Stack is the stack's stateful resources created in moto: the same tables,
@@ -52,35 +54,57 @@ func (st *Stack) Env() map[string]string {
 	}
 }
 
-// Stack resets the server and creates a fresh stack for one test.
+// Stack creates a stack of the test's own for one test: its tables, buckets,
+// queues and topics have names no other stack on the server has, so tests
+// using it can run in parallel (t.Parallel) on one server. Its tables and
+// queues are deleted when the test ends (buckets stay: emptying them would
+// cost more than they take).
 func (s *Server) Stack(t testing.TB) *Stack {
 	t.Helper()
 	ctx := context.Background()
-	if err := s.Reset(ctx); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := s.Config(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := CreateStack(ctx, cfg)
+	st, err := CreateStack(ctx, cfg, fmt.Sprintf("%s-%d", Stage, s.stacks.Add(1)))
 	if err != nil {
 		t.Fatalf("create the stack in moto: %v", err)
 	}
+	t.Cleanup(func() { st.delete(context.Background()) })
 	return st
 }
 
-// MaxReceiveCount is how often a message is received before it moves to its DLQ.
-const MaxReceiveCount = 5
+// delete removes the stack's tables, queues and topics, best effort: the
+// server ends with the test binary anyway.
+func (st *Stack) delete(ctx context.Context) {
+	db, q, n := dynamodb.NewFromConfig(st.Config), sqs.NewFromConfig(st.Config), sns.NewFromConfig(st.Config)
+	for _, tb := range []string{st.UsersTable, st.ResourcesTable} {
+		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb)})
+	}
+	for _, u := range []string{st.JobQueueURL, st.JobDLQURL, st.UpdateQueueURL, st.UpdateDLQURL} {
+		_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+	}
+	for _, a := range []string{st.JobTopicARN, st.UpdateTopicARN} {
+		_, _ = n.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(a)})
+	}
+}
 
-// CreateStack creates the stack's resources through cfg's endpoint.
-func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
+// MaxReceiveCount is how often a message is received before it moves to its DLQ.
+const MaxReceiveCount = resource.MaxReceiveCount
+
+// JobLeaseSeconds is the job queue's visibility: every stage's jobLeaseMinutes
+// in cdk.json (15); the worker extends it while it runs.
+const JobLeaseSeconds = 15 * 60
+
+// CreateStack creates the stack's resources through cfg's endpoint, each
+// named for suffix as resource.Name names them for a stage.
+func CreateStack(ctx context.Context, cfg aws.Config, suffix string) (*Stack, error) {
 	st := &Stack{
 		Config:           cfg,
-		UsersTable:       resource.Name(resource.UsersTable, Stage),
-		ResourcesTable:   resource.Name(resource.ResourcesTable, Stage),
-		SessionBucket:    resource.Name(resource.SessionBucket, Stage),
-		SimulationBucket: resource.Name(resource.SimulationBkt, Stage),
+		UsersTable:       resource.Name(resource.UsersTable, suffix),
+		ResourcesTable:   resource.Name(resource.ResourcesTable, suffix),
+		SessionBucket:    resource.Name(resource.SessionBucket, suffix),
+		SimulationBucket: resource.Name(resource.SimulationBkt, suffix),
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	if _, err := db.CreateTable(ctx, UsersTableInput(st.UsersTable)); err != nil {
@@ -97,24 +121,32 @@ func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
 	}
 	q := sqs.NewFromConfig(cfg)
 	var err error
-	if st.JobQueueURL, st.JobDLQURL, err = queueWithDLQ(ctx, q, resource.JobQueue, resource.JobDLQ, "900"); err != nil {
+	if st.JobQueueURL, st.JobDLQURL, err = queueWithDLQ(ctx, q, suffix, resource.JobQueue, resource.JobDLQ, JobLeaseSeconds); err != nil {
 		return nil, err
 	}
-	if st.UpdateQueueURL, st.UpdateDLQURL, err = queueWithDLQ(ctx, q, resource.UpdateQueue, resource.UpdateDLQ, "60"); err != nil {
+	if st.UpdateQueueURL, st.UpdateDLQURL, err = queueWithDLQ(ctx, q, suffix, resource.UpdateQueue, resource.UpdateDLQ, resource.UpdateVisibilitySeconds); err != nil {
 		return nil, err
 	}
 	n := sns.NewFromConfig(cfg)
-	if st.JobTopicARN, err = topicToQueue(ctx, n, q, resource.JobTopic, st.JobQueueURL, `{"event":["job.submit"]}`); err != nil {
+	if st.JobTopicARN, err = topicToQueue(ctx, n, q, resource.Name(resource.JobTopic, suffix), st.JobQueueURL, `{"event":["job.submit"]}`); err != nil {
 		return nil, err
 	}
-	if st.UpdateTopicARN, err = topicToQueue(ctx, n, q, resource.UpdateTopic, st.UpdateQueueURL, ""); err != nil {
+	if st.UpdateTopicARN, err = topicToQueue(ctx, n, q, resource.Name(resource.UpdateTopic, suffix), st.UpdateQueueURL, ""); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-func queueWithDLQ(ctx context.Context, q *sqs.Client, name, dlqName, visibility string) (url, dlqURL string, err error) {
-	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(resource.Name(dlqName, Stage))})
+// queueWithDLQ declares a queue and its DLQ with the numbers the CDK app gives them.
+func queueWithDLQ(ctx context.Context, q *sqs.Client, suffix, name, dlqName string, visibility int) (url, dlqURL string, err error) {
+	days := func(d int) string { return strconv.Itoa(d * 24 * 3600) }
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName: aws.String(resource.Name(dlqName, suffix)),
+		Attributes: map[string]string{
+			string(sqstypes.QueueAttributeNameVisibilityTimeout):      strconv.Itoa(resource.DLQVisibilitySeconds),
+			string(sqstypes.QueueAttributeNameMessageRetentionPeriod): days(resource.DLQRetentionDays),
+		},
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("create queue %s: %w", dlqName, err)
 	}
@@ -124,10 +156,11 @@ func queueWithDLQ(ctx context.Context, q *sqs.Client, name, dlqName, visibility 
 	}
 	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": arn, "maxReceiveCount": fmt.Sprint(MaxReceiveCount)})
 	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName: aws.String(resource.Name(name, Stage)),
+		QueueName: aws.String(resource.Name(name, suffix)),
 		Attributes: map[string]string{
-			string(sqstypes.QueueAttributeNameRedrivePolicy):     string(redrive),
-			string(sqstypes.QueueAttributeNameVisibilityTimeout): visibility,
+			string(sqstypes.QueueAttributeNameRedrivePolicy):          string(redrive),
+			string(sqstypes.QueueAttributeNameVisibilityTimeout):      strconv.Itoa(visibility),
+			string(sqstypes.QueueAttributeNameMessageRetentionPeriod): days(resource.SourceRetentionDays),
 		},
 	})
 	if err != nil {
@@ -149,7 +182,7 @@ func queueARN(ctx context.Context, q *sqs.Client, url string) (string, error) {
 // topicToQueue creates a topic and subscribes queueURL with raw delivery and,
 // when given, a filter policy on the message attributes.
 func topicToQueue(ctx context.Context, n *sns.Client, q *sqs.Client, name, queueURL, filter string) (string, error) {
-	t, err := n.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(resource.Name(name, Stage))})
+	t, err := n.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
 	if err != nil {
 		return "", fmt.Errorf("create topic %s: %w", name, err)
 	}

@@ -27,11 +27,11 @@ import (
 
 // API Gateway's limits and defaults that clients can observe.
 const (
-	MaxBody         = 10 << 20          // a REST API refuses larger payloads (413)
-	MaxHeader       = 10240             // request line and headers (431)
-	MaxEvent        = 6 << 20           // a synchronous Lambda event, JSON, base64 bodies included (413)
-	AuthorizerTTL   = 300 * time.Second // the stack's authorizer result cache
-	IntegrationTime = 29 * time.Second  // a handler answering later is a 504
+	MaxBody         = 10 << 20               // a REST API refuses larger payloads (413)
+	MaxHeader       = 10240                  // request line and headers (431)
+	MaxEvent        = 6 << 20                // a synchronous Lambda event, JSON, base64 bodies included (413)
+	AuthorizerTTL   = api.AuthorizerCacheTTL // the stack's authorizer result cache
+	IntegrationTime = 29 * time.Second       // a handler answering later is a 504
 )
 
 // Gateway is an http.Handler for the whole API.

@@ -19,7 +19,7 @@ import (
 // AuthorizerCacheSeconds is how long API Gateway caches an Authorization
 // header's verdict (the original cached 3000 s; short so a changed password
 // or removed user takes effect soon).
-const AuthorizerCacheSeconds = 300
+const AuthorizerCacheSeconds = coreapi.AuthorizerCacheSeconds
 
 // API is the REST API of one stage.
 type API struct {

@@ -30,7 +30,7 @@ import (
 const (
 	APIMemoryMB       = 256
 	APITimeoutSeconds = 20
-	ProcessorTimeout  = 60 // seconds; the update queue's visibility is six times this
+	ProcessorTimeout  = resource.ProcessorTimeoutSeconds // the update queue's visibility is six times this
 )
 
 // Bootstrap is where make build puts a function's binary under the build dir.

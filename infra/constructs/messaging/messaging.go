@@ -18,12 +18,11 @@ import (
 	"github.com/foqus-cloud/stack/infra/config"
 )
 
-// MaxReceiveCount is how often a message is delivered before it goes to its DLQ.
-const MaxReceiveCount = 5
-
-// UpdateVisibility is the update queue's visibility timeout: six times the
-// update processor's timeout, as AWS advises for SQS event sources.
-const UpdateVisibility = 6 * 60 // seconds
+// The queues' numbers, shared with the test stack (core/resource).
+const (
+	MaxReceiveCount  = resource.MaxReceiveCount
+	UpdateVisibility = resource.UpdateVisibilitySeconds
+)
 
 // Props configure the messaging construct.
 type Props struct {
@@ -105,17 +104,17 @@ func (m *Messaging) queues(st config.Stage) {
 			QueueName:         jsii.String(resource.Name(base, st.Name)),
 			Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 			EnforceSSL:        jsii.Bool(true),
-			RetentionPeriod:   awscdk.Duration_Days(jsii.Number(14)),
+			RetentionPeriod:   awscdk.Duration_Days(jsii.Number(resource.DLQRetentionDays)),
 			VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(visibility)),
 		}
 		if dlq != nil {
 			props.DeadLetterQueue = &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(MaxReceiveCount)}
-			props.RetentionPeriod = awscdk.Duration_Days(jsii.Number(4))
+			props.RetentionPeriod = awscdk.Duration_Days(jsii.Number(resource.SourceRetentionDays))
 		}
 		return awssqs.NewQueue(c, jsii.String(id), props)
 	}
-	m.JobDLQ = queue("JobDLQ", resource.JobDLQ, 30, nil)
-	m.UpdateDLQ = queue("UpdateDLQ", resource.UpdateDLQ, 30, nil)
+	m.JobDLQ = queue("JobDLQ", resource.JobDLQ, resource.DLQVisibilitySeconds, nil)
+	m.UpdateDLQ = queue("UpdateDLQ", resource.UpdateDLQ, resource.DLQVisibilitySeconds, nil)
 	// The worker holds a job for as long as it runs and extends the visibility
 	// while it does; the initial lease covers staging and the first extension.
 	m.JobQueue = queue("JobQueue", resource.JobQueue, float64(st.JobLeaseMinutes*60), m.JobDLQ)
