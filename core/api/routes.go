@@ -23,6 +23,8 @@ const (
 	FnInputGet        = "get-simulation-input-file"
 	FnInputSignedURL  = "post-simulation-signed-url"
 	FnUpdateProcessor = "foqus-update-processor"
+	FnArchiver        = "foqus-archiver" // the archive queue: completion e-mail, archive when due
+	FnThaw            = "foqus-thaw"     // the thaw queue: S3 ObjectRestore:Completed events
 )
 
 // Route maps one method and API Gateway resource path to the function serving it.
@@ -55,8 +57,8 @@ var Routes = []Route{
 	{"POST", "/simulation/{name}/input/{path+}", FnInputSignedURL},
 }
 
-// Functions lists every Lambda function: the route handlers, the authorizer and
-// the update processor, each once.
+// Functions lists every Lambda function: the route handlers, the authorizer,
+// the update processor and the result lifecycle's archiver and thaw, each once.
 func Functions() []string {
 	fns := []string{FnAuthorizer}
 	seen := map[string]bool{FnAuthorizer: true}
@@ -66,5 +68,5 @@ func Functions() []string {
 			fns = append(fns, r.Function)
 		}
 	}
-	return append(fns, FnUpdateProcessor)
+	return append(fns, FnUpdateProcessor, FnArchiver, FnThaw)
 }

@@ -118,13 +118,15 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	if err != nil {
 		return "", err
 	}
-	outputs, err := s.liveOutputs(ctx, jobs)
+	objects, err := s.objects(ctx, jobs)
 	if err != nil {
 		return "", err
 	}
 	entries := make([]Entry, len(jobs))
+	outputs := make([][]byte, len(jobs))
 	for i, j := range jobs {
-		entries[i] = NewEntry(j, outputs[i], len(j.Output) > 0)
+		entries[i] = NewEntry(j, objects[i])
+		outputs[i] = entries[i].OutputBytes()
 	}
 	var buf bytes.Buffer
 	sum, err := Encode(&buf, Header{User: name, Session: sid, Created: s.now().UTC()}, entries)
@@ -154,17 +156,13 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	return Done, s.dropLive(ctx, sess, outputs)
 }
 
-// liveOutputs reads each job's output: inline, else from the bucket (nil
-// when it has none, or its object is gone).
-func (s *Service) liveOutputs(ctx context.Context, jobs []job.Job) ([][]byte, error) {
+// objects reads each job's output object from the bucket, the bytes the
+// worker wrote (nil when it has none, or its object is gone).
+func (s *Service) objects(ctx context.Context, jobs []job.Job) ([][]byte, error) {
 	out := make([][]byte, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(OutputReads)
 	for i, j := range jobs {
-		if len(j.Output) > 0 {
-			out[i] = j.Output
-			continue
-		}
 		if j.OutputKey == "" {
 			continue
 		}
@@ -270,8 +268,13 @@ func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outpu
 		return err
 	}
 	if outputs == nil {
-		if outputs, err = s.liveOutputs(ctx, jobs); err != nil {
+		if outputs, err = s.objects(ctx, jobs); err != nil {
 			return err
+		}
+		for i, j := range jobs {
+			if outputs[i] == nil && len(j.Output) > 0 {
+				outputs[i] = j.Output
+			}
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)

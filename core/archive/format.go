@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
@@ -38,41 +39,62 @@ type Header struct {
 }
 
 // Entry is one job's record and output. Output holds the exact bytes the
-// worker wrote (OutputB64 when they are not UTF-8 text, which JSON strings
-// cannot carry byte-exact); Inline says the job item held them, else they
-// lived in the bucket under OutputKey (or both).
+// worker wrote: the bucket object under OutputKey when there was one, else
+// the job item's copy (OutputB64 when they are not UTF-8 text, which JSON
+// strings cannot carry byte-exact). Inline says the job item held a copy
+// too; InlineOutput is that copy when it differs (the item's is compacted).
 type Entry struct {
-	ID          string    `json:"id"`
-	Seq         int64     `json:"seq"`
-	State       job.State `json:"state"`
-	Message     string    `json:"message,omitempty"`
-	Application string    `json:"application"`
-	Simulation  string    `json:"simulation"`
-	Input       string    `json:"input"`
-	Created     time.Time `json:"created"`
-	Finished    time.Time `json:"finished"`
-	FinishSeq   int64     `json:"finishSeq"`
-	Consumer    string    `json:"consumer,omitempty"`
-	Inline      bool      `json:"inline,omitempty"`
-	OutputKey   string    `json:"outputKey,omitempty"`
-	Output      string    `json:"output,omitempty"`
-	OutputB64   []byte    `json:"outputB64,omitempty"`
-	HasOutput   bool      `json:"hasOutput,omitempty"`
+	ID           string    `json:"id"`
+	Seq          int64     `json:"seq"`
+	State        job.State `json:"state"`
+	Message      string    `json:"message,omitempty"`
+	Application  string    `json:"application"`
+	Simulation   string    `json:"simulation"`
+	Input        string    `json:"input"`
+	Created      time.Time `json:"created"`
+	Finished     time.Time `json:"finished"`
+	FinishSeq    int64     `json:"finishSeq"`
+	Consumer     string    `json:"consumer,omitempty"`
+	Inline       bool      `json:"inline,omitempty"`
+	OutputKey    string    `json:"outputKey,omitempty"`
+	Output       string    `json:"output,omitempty"`
+	OutputB64    []byte    `json:"outputB64,omitempty"`
+	HasOutput    bool      `json:"hasOutput,omitempty"`
+	InlineOutput string    `json:"inlineOutput,omitempty"`
 }
 
-// NewEntry records j with its output bytes (nil when it has none).
-func NewEntry(j job.Job, output []byte, inline bool) Entry {
+// NewEntry records j with its output: object, the bytes of its bucket
+// object (nil when it has none), and the job item's inline copy.
+func NewEntry(j job.Job, object []byte) Entry {
+	output := object
+	if output == nil && len(j.Output) > 0 {
+		output = j.Output
+	}
 	e := Entry{
 		ID: j.ID, Seq: j.Seq, State: j.State, Message: j.Message, Application: j.Application, Simulation: j.Simulation,
 		Input: string(j.Input), Created: j.Created, Finished: j.Finished, FinishSeq: j.FinishSeq, Consumer: j.Consumer,
-		Inline: inline, OutputKey: j.OutputKey, HasOutput: output != nil,
+		Inline: len(j.Output) > 0, OutputKey: j.OutputKey, HasOutput: output != nil,
 	}
 	if utf8.Valid(output) {
 		e.Output = string(output)
 	} else {
 		e.OutputB64 = output
 	}
+	if e.Inline && !bytes.Equal(j.Output, output) {
+		e.InlineOutput = string(j.Output)
+	}
 	return e
+}
+
+// InlineBytes is the job item's copy of the output; nil when it had none.
+func (e Entry) InlineBytes() []byte {
+	switch {
+	case !e.Inline:
+		return nil
+	case e.InlineOutput != "":
+		return []byte(e.InlineOutput)
+	}
+	return e.OutputBytes()
 }
 
 // OutputBytes is the output exactly as it was written; nil when there was none.

@@ -115,11 +115,7 @@ func (s *Service) rehome(ctx context.Context, name, sid string, entries []Entry)
 					return fmt.Errorf("re-home output of job %s: %w", e.ID, err)
 				}
 			}
-			var inline []byte
-			if e.Inline {
-				inline = b
-			}
-			return s.Store.SetOutput(gctx, job.Key{User: name, Session: sid, ID: e.ID}, inline, e.OutputKey)
+			return s.Store.SetOutput(gctx, job.Key{User: name, Session: sid, ID: e.ID}, e.InlineBytes(), e.OutputKey)
 		})
 	}
 	return g.Wait()

@@ -35,6 +35,7 @@ type Stack struct {
 	JobDLQURL        string
 	UpdateQueueURL   string
 	UpdateDLQURL     string
+	Lifecycle        // the result lifecycle's queues (lifecycle.go)
 }
 
 // Env is the stack's names as the environment variables functions and workers read.
@@ -49,6 +50,13 @@ func (st *Stack) Env() map[string]string {
 		resource.EnvUpdateTopicARN:   st.UpdateTopicARN,
 		resource.EnvJobQueueURL:      st.JobQueueURL,
 		resource.EnvUpdateQueueURL:   st.UpdateQueueURL,
+		resource.EnvArchiveQueueURL:  st.ArchiveQueueURL,
+		resource.EnvThawQueueURL:     st.ThawQueueURL,
+		resource.EnvFreeWindow:       LifecycleWindow,
+		resource.EnvArchiveClass:     "GLACIER",
+		resource.EnvRestoreTier:      "Expedited",
+		resource.EnvFreeJobLimit:     FreeJobLimit,
+		resource.EnvSender:           Sender,
 	}
 }
 
@@ -108,6 +116,9 @@ func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
 		return nil, err
 	}
 	if st.UpdateTopicARN, err = topicToQueue(ctx, n, q, resource.UpdateTopic, st.UpdateQueueURL, ""); err != nil {
+		return nil, err
+	}
+	if st.Lifecycle, err = st.createLifecycle(ctx); err != nil {
 		return nil, err
 	}
 	return st, nil
