@@ -33,6 +33,12 @@ Commands:
   disable <name>  refuse the user's requests (authorizer answers 403)
   enable <name>   accept them again
   remove <name>   delete the user
+  upgrade <name>  make the user premium and restore their archived results
+  downgrade <name>
+                  make the user free (finished sessions are archived after the window)
+  set-email <name> <address>
+                  where the user's notices go ("-" removes it)
+  opt-out <name>  no more notices; opt-in <name> resumes them
 
 Flags:
 `
@@ -51,6 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	endpoint := fs.String("endpoint", "", "AWS endpoint, e.g. the local stack's emulator")
 	tier := fs.String("tier", string(user.Free), "tier of a new user: free or premium")
 	fromStdin := fs.Bool("password-stdin", false, "read the new user's password from the first line of stdin")
+	lf := lifecycleFlags(fs)
 	fs.Usage = func() { _, _ = fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() } // best effort, like flag's own usage
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -129,6 +136,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		_, err = fmt.Fprintf(stdout, "removed %s\n", name)
 		return err
+	case "upgrade", "downgrade", "set-email", "opt-out", "opt-in":
+		return lifecycle(ctx, cfg, store, lf, rest, stdout)
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)

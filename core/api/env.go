@@ -16,7 +16,7 @@ var env = map[string][]string{
 	FnSessionCreate:   {},
 	FnSessionList:     {resource.EnvResourcesTable},
 	FnSessionGet:      {resource.EnvResourcesTable, resource.EnvSessionBucket},
-	FnSessionAppend:   {resource.EnvResourcesTable},
+	FnSessionAppend:   {resource.EnvResourcesTable, resource.EnvUsersTable, resource.EnvFreeJobLimit},
 	FnSessionStart:    {resource.EnvResourcesTable, resource.EnvJobTopicARN},
 	FnSessionKill:     {resource.EnvResourcesTable},
 	FnSessionStop:     {resource.EnvResourcesTable},
@@ -28,9 +28,18 @@ var env = map[string][]string{
 	FnInputPut:        {resource.EnvSimulationBucket},
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
-	FnUpdateProcessor: {resource.EnvResourcesTable},
+	FnUpdateProcessor: {resource.EnvResourcesTable, resource.EnvArchiveQueueURL},
 	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
 	FnConsumerList:    {resource.EnvResourcesTable},
+	FnArchiver:        append([]string{resource.EnvArchiveQueueURL}, lifecycleEnv...),
+	FnThaw:            lifecycleEnv,
+}
+
+// lifecycleEnv is what the archiver and thaw both read: the stores and the
+// stage's tier settings (core/archive.Settings).
+var lifecycleEnv = []string{
+	resource.EnvResourcesTable, resource.EnvUsersTable, resource.EnvSessionBucket, resource.EnvFreeWindow,
+	resource.EnvArchiveClass, resource.EnvRestoreTier, resource.EnvFreeJobLimit, resource.EnvSender,
 }
 
 // Env lists the environment variables (resource.Env*) function name reads,

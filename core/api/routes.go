@@ -25,6 +25,8 @@ const (
 	FnUpdateProcessor = "foqus-update-processor"
 	FnSimulationDel   = "delete-simulation"
 	FnConsumerList    = "get-consumer-list"
+	FnArchiver        = "foqus-archiver" // the archive queue: completion e-mail, archive when due
+	FnThaw            = "foqus-thaw"     // the thaw queue: S3 ObjectRestore:Completed events
 )
 
 // Route maps one method and API Gateway resource path to the function serving it.
@@ -60,8 +62,8 @@ var Routes = []Route{
 	{"POST", "/simulation/{name}/input/{path+}", FnInputSignedURL},
 }
 
-// Functions lists every Lambda function: the route handlers, the authorizer and
-// the update processor, each once.
+// Functions lists every Lambda function: the route handlers, the authorizer,
+// the update processor and the result lifecycle's archiver and thaw, each once.
 func Functions() []string {
 	fns := []string{FnAuthorizer}
 	seen := map[string]bool{FnAuthorizer: true}
@@ -71,5 +73,5 @@ func Functions() []string {
 			fns = append(fns, r.Function)
 		}
 	}
-	return append(fns, FnUpdateProcessor)
+	return append(fns, FnUpdateProcessor, FnArchiver, FnThaw)
 }

@@ -37,6 +37,7 @@ type Stack struct {
 	JobDLQURL        string
 	UpdateQueueURL   string
 	UpdateDLQURL     string
+	Lifecycle        // the result lifecycle's queues (lifecycle.go)
 }
 
 // Env is the stack's names as the environment variables functions and workers read.
@@ -51,6 +52,13 @@ func (st *Stack) Env() map[string]string {
 		resource.EnvUpdateTopicARN:   st.UpdateTopicARN,
 		resource.EnvJobQueueURL:      st.JobQueueURL,
 		resource.EnvUpdateQueueURL:   st.UpdateQueueURL,
+		resource.EnvArchiveQueueURL:  st.ArchiveQueueURL,
+		resource.EnvThawQueueURL:     st.ThawQueueURL,
+		resource.EnvFreeWindow:       LifecycleWindow,
+		resource.EnvArchiveClass:     "GLACIER",
+		resource.EnvRestoreTier:      "Expedited",
+		resource.EnvFreeJobLimit:     FreeJobLimit,
+		resource.EnvSender:           Sender,
 	}
 }
 
@@ -81,7 +89,7 @@ func (st *Stack) delete(ctx context.Context) {
 	for _, tb := range []string{st.UsersTable, st.ResourcesTable} {
 		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb)})
 	}
-	for _, u := range []string{st.JobQueueURL, st.JobDLQURL, st.UpdateQueueURL, st.UpdateDLQURL} {
+	for _, u := range []string{st.JobQueueURL, st.JobDLQURL, st.UpdateQueueURL, st.UpdateDLQURL, st.ArchiveQueueURL, st.ArchiveDLQURL, st.ThawQueueURL, st.ThawDLQURL} {
 		_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
 	}
 	for _, a := range []string{st.JobTopicARN, st.UpdateTopicARN} {
@@ -132,6 +140,9 @@ func CreateStack(ctx context.Context, cfg aws.Config, suffix string) (*Stack, er
 		return nil, err
 	}
 	if st.UpdateTopicARN, err = topicToQueue(ctx, n, q, resource.Name(resource.UpdateTopic, suffix), st.UpdateQueueURL, ""); err != nil {
+		return nil, err
+	}
+	if st.Lifecycle, err = st.createLifecycle(ctx, suffix); err != nil {
 		return nil, err
 	}
 	return st, nil

@@ -16,6 +16,9 @@ import (
 // Recorder writes events into a session store.
 type Recorder struct {
 	Store *sessionstore.Store
+	// OnFinal, when set, runs after every final-state event is recorded
+	// (duplicates too): the result lifecycle's session-finished hook.
+	OnFinal func(context.Context, job.Key) error
 }
 
 // Apply records one decoded event. Refused transitions (duplicates, late or
@@ -39,6 +42,9 @@ func (r *Recorder) status(ctx context.Context, m event.Status) error {
 		_, err = r.Store.Finish(ctx, k, sessionstore.Finish{
 			State: m.State, Message: m.Message, Consumer: m.Consumer, Output: m.Output, OutputKey: m.OutputKey,
 		})
+		if err = Benign(err); err == nil && r.OnFinal != nil {
+			err = Benign(r.OnFinal(ctx, k))
+		}
 	} else {
 		_, err = r.Store.Transition(ctx, k, m.State, sessionstore.Change{})
 	}

@@ -68,6 +68,23 @@ const (
 	EnvUpdateTopicARN   = "FOQUS_UPDATE_TOPIC_ARN"
 	EnvJobQueueURL      = "FOQUS_JOB_QUEUE_URL"
 	EnvUpdateQueueURL   = "FOQUS_UPDATE_QUEUE_URL"
+	EnvArchiveQueueURL  = "FOQUS_ARCHIVE_QUEUE_URL"
+	EnvThawQueueURL     = "FOQUS_THAW_QUEUE_URL"
+)
+
+// Result lifecycle (free and premium tiers): its queues, and the stage's tier
+// settings as the functions read them (core/archive.Settings).
+const (
+	ArchiveQueue = "FOQUS-Archive-Queue" // session-finished notices, re-enqueued until due for archive
+	ArchiveDLQ   = "FOQUS-Archive-DLQ"
+	ThawQueue    = "FOQUS-Thaw-Queue" // the session bucket's ObjectRestore:Completed events
+	ThawDLQ      = "FOQUS-Thaw-DLQ"
+
+	EnvFreeWindow   = "FOQUS_FREE_WINDOW_SECONDS" // how long a free user's results stay live
+	EnvArchiveClass = "FOQUS_ARCHIVE_STORAGE_CLASS"
+	EnvRestoreTier  = "FOQUS_RESTORE_TIER"
+	EnvFreeJobLimit = "FOQUS_FREE_JOB_LIMIT" // jobs per session on the free tier
+	EnvSender       = "FOQUS_NOTIFY_SENDER"  // SES identity notifications are sent from
 )
 
 // Key schema of the tables. FOQUS_Resources is a single table whose partition

@@ -141,4 +141,5 @@ type sessionItem struct {
 	Finished   int64  `dynamodbav:"Finished"` // finished so far; the last FSeq given out
 	StartLease int64  `dynamodbav:"StartLease,omitempty"`
 	TTL        int64  `dynamodbav:"TTL"`
+	lifecycleAttrs
 }

@@ -46,6 +46,7 @@ type Session struct {
 	Created         time.Time
 	Jobs            int64 // appended
 	Finished        int64 // finish numbers given out (finished jobs, and holes of refused finishes)
+	Lifecycle             // result lifecycle: done count, archive state (lifecycle.go)
 }
 
 // Store reads and writes FOQUS_Resources.
@@ -76,26 +77,55 @@ type NewJob struct {
 // Append stores jobs in state create, in order, and returns them with their
 // new ids. The session is created by its first append.
 func (st *Store) Append(ctx context.Context, user, sid string, reqs []NewJob) ([]job.Job, error) {
+	return st.AppendUpTo(ctx, user, sid, reqs, 0)
+}
+
+// JobLimitError refuses an append that would take a session past Limit jobs.
+type JobLimitError struct{ Limit int64 }
+
+func (e *JobLimitError) Error() string {
+	return fmt.Sprintf("a session holds at most %d jobs on this plan", e.Limit)
+}
+
+// AppendUpTo is Append with a limit on the session's jobs (0: none), checked
+// in the same write that takes the new jobs' places.
+func (st *Store) AppendUpTo(ctx context.Context, user, sid string, reqs []NewJob, limit int64) ([]job.Job, error) {
 	if err := validSession(user, sid); err != nil {
 		return nil, err
 	}
 	if len(reqs) == 0 {
 		return nil, nil
 	}
+	var cond *string
+	if limit > 0 {
+		if int64(len(reqs)) > limit {
+			return nil, &JobLimitError{Limit: limit}
+		}
+		cond = aws.String("attribute_not_exists(Jobs) OR Jobs <= :room")
+	}
 	now := st.Now().UTC()
+	values := map[string]types.AttributeValue{
+		":t": s(typeSession), ":id": s(sid), ":u": s(user), ":active": s(SessionActive),
+		":now": s(fmtTime(now)), ":zero": n(0), ":ttl": n(st.ttl()), ":n": n(int64(len(reqs))),
+	}
+	if cond != nil {
+		values[":room"] = n(limit - int64(len(reqs)))
+	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &st.table,
-		Key:              keyOf(userPK(user), sessionSK(sid)),
-		UpdateExpression: aws.String("SET #t = :t, Id = :id, #u = :u, #st = if_not_exists(#st, :active), Created = if_not_exists(Created, :now), Finished = if_not_exists(Finished, :zero), #ttl = :ttl ADD Jobs :n"),
+		ConditionExpression: cond,
+		TableName:           &st.table,
+		Key:                 keyOf(userPK(user), sessionSK(sid)),
+		UpdateExpression:    aws.String("SET #t = :t, Id = :id, #u = :u, #st = if_not_exists(#st, :active), Created = if_not_exists(Created, :now), Finished = if_not_exists(Finished, :zero), #ttl = :ttl ADD Jobs :n"),
 		ExpressionAttributeNames: map[string]string{
 			"#t": "Type", "#u": "User", "#st": "State", "#ttl": resource.TTLAttribute,
 		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":t": s(typeSession), ":id": s(sid), ":u": s(user), ":active": s(SessionActive),
-			":now": s(fmtTime(now)), ":zero": n(0), ":ttl": n(st.ttl()), ":n": n(int64(len(reqs))),
-		},
-		ReturnValues: types.ReturnValueUpdatedNew,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil, &JobLimitError{Limit: limit}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("append to session %s: %w", sid, err)
 	}
@@ -152,7 +182,7 @@ func (st *Store) GetSession(ctx context.Context, user, sid string) (Session, err
 }
 
 func (it *sessionItem) session() Session {
-	return Session{ID: it.ID, User: it.User, State: it.State, Created: parseTime(it.Created), Jobs: it.Jobs, Finished: it.Finished}
+	return Session{ID: it.ID, User: it.User, State: it.State, Created: parseTime(it.Created), Jobs: it.Jobs, Finished: it.Finished, Lifecycle: it.lifecycle()}
 }
 
 // Sessions lists user's sessions, page by page.

@@ -42,6 +42,8 @@ type User struct {
 	Tier         Tier   `dynamodbav:"Tier"`
 	Disabled     bool   `dynamodbav:"Disabled"`
 	Created      string `dynamodbav:"Created"`
+	Email        string `dynamodbav:"Email,omitempty"`  // where notifications go; none without it
+	OptOut       bool   `dynamodbav:"OptOut,omitempty"` // no notifications even with an Email
 }
 
 // Errors of Authenticate and the store. The authorizer tells the client

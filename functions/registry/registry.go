@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/recorder"
@@ -41,6 +43,9 @@ type Set struct {
 	Authorizer func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
 	// Updates is the update processor (api.FnUpdateProcessor).
 	Updates func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	// Archiver and Thaw are the result lifecycle's queue functions
+	// (api.FnArchiver, api.FnThaw).
+	Archiver, Thaw func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 }
 
 // Needs lists the environment variables (resource.Env*) function name reads:
@@ -89,6 +94,10 @@ func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
 			set.Authorizer, err = b.Authorizer()
 		case api.FnUpdateProcessor:
 			set.Updates, err = b.Updates()
+		case api.FnArchiver:
+			set.Archiver, err = b.Archiver()
+		case api.FnThaw:
+			set.Thaw, err = b.Thaw()
 		default:
 			set.HTTP[name], err = b.HTTP(name)
 		}
@@ -174,7 +183,8 @@ func (b *Builder) Updates() (UpdatesFunc, error) {
 	if err := b.check(api.FnUpdateProcessor); err != nil {
 		return nil, err
 	}
-	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store()}}
+	tracker := &archive.Tracker{Store: b.store(), Queue: b.archiveQueue()}
+	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store(), OnFinal: tracker.JobFinal}}
 	return p.Handle, nil
 }
 
@@ -254,7 +264,12 @@ func (b *Builder) SessionGet() (httpx.Handler, error) {
 
 // SessionAppend builds the handler of post-session-append.
 func (b *Builder) SessionAppend() (httpx.Handler, error) {
-	return b.handler(api.FnSessionAppend, func() httpx.UserHandler { return b.sessions().Append })
+	return b.handler(api.FnSessionAppend, func() httpx.UserHandler {
+		s := b.sessions()
+		limit, _ := strconv.ParseInt(b.env[resource.EnvFreeJobLimit], 10, 64)
+		s.Tiers = &sessions.Tiers{Users: user.NewStore(b.dynamo(), b.env[resource.EnvUsersTable]), FreeJobLimit: limit}
+		return s.Append
+	})
 }
 
 // SessionStart builds the handler of post-session-start.

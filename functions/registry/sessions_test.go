@@ -31,6 +31,10 @@ func TestEveryFunctionBuilds(t *testing.T) {
 			if e.set.Updates == nil {
 				t.Error("no update processor")
 			}
+		case api.FnArchiver, api.FnThaw:
+			if e.set.Archiver == nil || e.set.Thaw == nil {
+				t.Error("no archiver or thaw")
+			}
 		default:
 			if e.set.HTTP[fn] == nil {
 				t.Errorf("no handler for %s", fn)

@@ -122,7 +122,7 @@ func (s *Service) Page(ctx context.Context, req events.APIGatewayProxyRequest, u
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	outs, err := s.Outputs.Outputs(ctx, jobs)
+	outs, err := s.outputs(ctx, user, sid, jobs)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}

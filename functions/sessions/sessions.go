@@ -24,6 +24,7 @@ import (
 type Service struct {
 	Store *sessionstore.Store
 	Jobs  *event.Publisher // the job topic; start publishes there
+	Tiers *Tiers           // the free tier's job limit on append; none when nil
 }
 
 // KillMessage is the Message of every job a kill ends.
@@ -84,7 +85,7 @@ func (s *Service) Append(ctx context.Context, req events.APIGatewayProxyRequest,
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}
-	jobs, err := s.Store.Append(ctx, user, sid, reqs)
+	jobs, err := s.appendJobs(ctx, user, sid, reqs)
 	if err != nil {
 		return events.APIGatewayProxyResponse{}, err
 	}

@@ -1,0 +1,115 @@
+package archive_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/foqus-cloud/stack/core/archive"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/user"
+)
+
+func TestFreeSessionIsArchivedInGlacierPremiumIsNot(t *testing.T) {
+	e := newEnv(t, s3types.StorageClassGlacier)
+	e.addUser("free", user.Free)
+	e.addUser("paid", user.Premium)
+	sid, jobs := e.session("free", 4)
+	out, err := e.svc.Archive(e.ctx, "free", sid)
+	if err != nil || out != archive.Done {
+		t.Fatalf("archive: %q, %v", out, err)
+	}
+	e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+	key := e.sessionOf("free", sid).ArchiveKey
+	_, err = e.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: &e.svc.Bucket, Key: &key})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidObjectState" {
+		t.Fatalf("GET of a GLACIER archive before a restore: %v, want InvalidObjectState", err)
+	}
+	// Repeating the whole archive changes nothing.
+	if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Done {
+		t.Fatalf("second archive: %q, %v", out, err)
+	}
+	e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+
+	psid, pjobs := e.session("paid", 3)
+	if out, err := e.svc.Archive(e.ctx, "paid", psid); err != nil || out != archive.Premium {
+		t.Fatalf("premium archive: %q, %v", out, err)
+	}
+	e.assertLive("paid", psid, pjobs)
+}
+
+func TestIncompleteSessionIsNotArchived(t *testing.T) {
+	e := newEnv(t, s3types.StorageClassGlacier)
+	e.addUser("free", user.Free)
+	sid, jobs := e.session("free", 2)
+	if _, err := e.svc.Store.Append(e.ctx, "free", sid, []sessionstore.NewJob{{Simulation: "sim", Input: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Incomplete {
+		t.Fatalf("archive with a job left: %q, %v", out, err)
+	}
+	e.assertLive("free", sid, jobs)
+}
+
+func TestArchiverKilledAtEachStepLeavesOneArchive(t *testing.T) {
+	for _, step := range []string{archive.StepWritten, archive.StepMarked} {
+		t.Run(step, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacier)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			e.svc.SetCrash(killAt(step))
+			if _, err := e.svc.Archive(e.ctx, "free", sid); !errors.Is(err, errKilled) {
+				t.Fatalf("killed run: %v", err)
+			}
+			if n := len(e.archives("free", sid)); n != 1 {
+				t.Fatalf("after the kill: %d archive objects", n)
+			}
+			e.svc.SetCrash(nil)
+			if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Done {
+				t.Fatalf("rerun: %q, %v", out, err)
+			}
+			e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+		})
+	}
+}
+
+func TestUpgradeRacingAnArchiveEndsLive(t *testing.T) {
+	t.Run("upgrade between write and mark", func(t *testing.T) {
+		e := newEnv(t, s3types.StorageClassGlacier)
+		e.addUser("free", user.Free)
+		sid, jobs := e.session("free", 4)
+		e.svc.SetCrash(func(step string) error {
+			if step == archive.StepWritten { // the upgrade lands while the archive is in flight
+				_, err := e.svc.Users.SetTier(e.ctx, "free", user.Premium)
+				return err
+			}
+			return nil
+		})
+		if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Aborted {
+			t.Fatalf("archive: %q, %v", out, err)
+		}
+		e.assertLive("free", sid, jobs)
+	})
+	t.Run("archiver died, then upgrade, then redelivery", func(t *testing.T) {
+		e := newEnv(t, s3types.StorageClassGlacier)
+		e.addUser("free", user.Free)
+		sid, jobs := e.session("free", 4)
+		e.svc.SetCrash(killAt(archive.StepWritten))
+		if _, err := e.svc.Archive(e.ctx, "free", sid); !errors.Is(err, errKilled) {
+			t.Fatal(err)
+		}
+		e.svc.SetCrash(nil)
+		up, err := e.svc.Upgrade(e.ctx, "free")
+		if err != nil || len(up.Undone) != 1 {
+			t.Fatalf("upgrade: %+v, %v", up, err)
+		}
+		if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Premium {
+			t.Fatalf("redelivered archive: %q, %v", out, err)
+		}
+		e.assertLive("free", sid, jobs)
+	})
+}

@@ -1,0 +1,313 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/user"
+)
+
+// Outcome says what one Archive call did.
+type Outcome string
+
+// The outcomes of Archive.
+const (
+	Done       Outcome = "archived"   // the session is archived (now or before) and its live outputs are gone
+	Premium    Outcome = "premium"    // the user is premium: results stay live (an unfinished archive was undone)
+	Incomplete Outcome = "incomplete" // jobs are left to run
+	Aborted    Outcome = "aborted"    // the user upgraded during the archive: results stay live
+	Restoring  Outcome = "restoring"  // the session is being restored: nothing to do
+)
+
+// MetaSHA256 and MetaJobs are the archive object's user metadata: the
+// verification the archiver checks before it removes live data, and that
+// thaw checks before it re-homes it.
+const (
+	MetaSHA256 = "foqus-sha256"
+	MetaJobs   = "foqus-jobs"
+)
+
+// OutputReads is how many live outputs are read from the bucket at once.
+const OutputReads = 16
+
+// Steps after which a run may die; Service.crash (tests) stops a run there.
+const (
+	StepWritten  = "written"  // the archive object is written, the session still archiving
+	StepMarked   = "marked"   // the session is archived, live outputs still there
+	StepRehomed  = "rehomed"  // thaw: live outputs are back, the session still archived
+	StepFlipped  = "flipped"  // thaw: the session is live, the archive object still there
+	StepRestored = "restored" // upgrade: a restore was requested
+)
+
+// Service runs the lifecycle steps on the session store and bucket.
+type Service struct {
+	Store    *sessionstore.Store
+	Users    *user.Store
+	S3       *s3.Client
+	Bucket   string
+	Settings Settings
+	Now      func() time.Time
+
+	crash func(step string) error // a test's stand-in for a process dying after step
+}
+
+func (s *Service) after(step string) error {
+	if s.crash != nil {
+		return s.crash(step)
+	}
+	return nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Archive writes the results of a free user's complete session as one
+// archive object, verifies it, marks the session archived (in one
+// transaction with a check that the user is still free) and only then
+// removes the live outputs. Any step may be repeated: a run that died is
+// finished by the next, which reuses its archive key.
+func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error) {
+	u, err := s.Users.Get(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("archive session %s: %w", sid, err)
+	}
+	sess, err := s.Store.GetSession(ctx, name, sid)
+	if err != nil {
+		return "", err
+	}
+	if u.Tier == user.Premium {
+		if sess.Archive == sessionstore.Archiving {
+			return Premium, s.undo(ctx, sess)
+		}
+		return Premium, nil
+	}
+	switch sess.Archive {
+	case sessionstore.Restoring:
+		return Restoring, nil
+	case sessionstore.Archived:
+		return Done, s.dropLive(ctx, sess, nil)
+	}
+	if !sess.Complete() {
+		return Incomplete, nil
+	}
+	if sess, err = s.Store.ClaimArchive(ctx, name, sid, Key(name, sid, uuid.NewString()), string(s.Settings.StorageClass)); err != nil {
+		return "", err
+	}
+	jobs, err := s.Store.Jobs(ctx, name, sid)
+	if err != nil {
+		return "", err
+	}
+	objects, err := s.objects(ctx, jobs)
+	if err != nil {
+		return "", err
+	}
+	entries := make([]Entry, len(jobs))
+	outputs := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		entries[i] = NewEntry(j, objects[i])
+		outputs[i] = entries[i].OutputBytes()
+	}
+	var buf bytes.Buffer
+	sum, err := Encode(&buf, Header{User: name, Session: sid, Created: s.now().UTC()}, entries)
+	if err != nil {
+		return "", err
+	}
+	if err := s.write(ctx, sess, buf.Bytes(), sum, len(entries)); err != nil {
+		return "", err
+	}
+	if err := s.after(StepWritten); err != nil {
+		return "", err
+	}
+	if err := s.verify(ctx, sess, int64(buf.Len()), sum); err != nil {
+		return "", err
+	}
+	err = s.Store.MarkArchived(ctx, name, sid, sess.ArchiveKey, s.Users.TierCondition(name, user.Free))
+	if errors.Is(err, sessionstore.ErrTierChanged) {
+		return Aborted, s.undo(ctx, sess)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := s.after(StepMarked); err != nil {
+		return "", err
+	}
+	sess.Archive = sessionstore.Archived
+	return Done, s.dropLive(ctx, sess, outputs)
+}
+
+// objects reads each job's output object from the bucket, the bytes the
+// worker wrote (nil when it has none, or its object is gone).
+func (s *Service) objects(ctx context.Context, jobs []job.Job) ([][]byte, error) {
+	out := make([][]byte, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(OutputReads)
+	for i, j := range jobs {
+		if j.OutputKey == "" {
+			continue
+		}
+		g.Go(func() error {
+			b, err := s.get(gctx, j.OutputKey)
+			var nsk *s3types.NoSuchKey
+			if errors.As(err, &nsk) {
+				return nil
+			}
+			out[i] = b
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+func (s *Service) get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer func() { _ = obj.Body.Close() }() // a body read to its end has nothing to report on close
+	b, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// write puts the archive object, unless a run that died wrote the same one.
+func (s *Service) write(ctx context.Context, sess sessionstore.Session, body []byte, sum [sha256.Size]byte, jobs int) error {
+	if s.verify(ctx, sess, int64(len(body)), sum) == nil {
+		return nil
+	}
+	_, err := s.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.Bucket, Key: aws.String(sess.ArchiveKey), Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String(ContentType),
+		StorageClass: s3types.StorageClass(sess.ArchiveClass), ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		Metadata: map[string]string{MetaSHA256: hex.EncodeToString(sum[:]), MetaJobs: strconv.Itoa(jobs)},
+	})
+	if err != nil {
+		return fmt.Errorf("write archive %s: %w", sess.ArchiveKey, err)
+	}
+	return nil
+}
+
+// VerifyError says the archive object is not the one this run wrote.
+type VerifyError struct{ Key, Reason string }
+
+func (e *VerifyError) Error() string { return fmt.Sprintf("archive %s: %s", e.Key, e.Reason) }
+
+// verify checks that the stored object is the archive: its size, storage
+// class and SHA-256 (S3 checked the body against the checksum at upload).
+func (s *Service) verify(ctx context.Context, sess sessionstore.Session, size int64, sum [sha256.Size]byte) error {
+	head, err := s.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.Bucket, Key: aws.String(sess.ArchiveKey), ChecksumMode: s3types.ChecksumModeEnabled})
+	if err != nil {
+		return fmt.Errorf("verify archive %s: %w", sess.ArchiveKey, err)
+	}
+	switch {
+	case aws.ToInt64(head.ContentLength) != size:
+		return &VerifyError{sess.ArchiveKey, fmt.Sprintf("%d bytes stored, %d written", aws.ToInt64(head.ContentLength), size)}
+	case string(head.StorageClass) != sess.ArchiveClass:
+		return &VerifyError{sess.ArchiveKey, fmt.Sprintf("storage class %q, want %q", head.StorageClass, sess.ArchiveClass)}
+	case head.Metadata[MetaSHA256] != hex.EncodeToString(sum[:]):
+		return &VerifyError{sess.ArchiveKey, "SHA-256 differs from the archive written"}
+	case head.ChecksumSHA256 != nil && *head.ChecksumSHA256 != base64.StdEncoding.EncodeToString(sum[:]):
+		return &VerifyError{sess.ArchiveKey, "S3's checksum differs from the archive written"}
+	}
+	return nil
+}
+
+// undo ends an unfinished archive: the object goes, the session is live.
+func (s *Service) undo(ctx context.Context, sess sessionstore.Session) error {
+	if _, err := s.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.Bucket, Key: aws.String(sess.ArchiveKey)}); err != nil {
+		return fmt.Errorf("delete unfinished archive %s: %w", sess.ArchiveKey, err)
+	}
+	err := s.Store.AbortArchive(ctx, sess.User, sess.ID, sess.ArchiveKey)
+	if errors.Is(err, sessionstore.ErrArchiveState) {
+		return nil // another run undid it first
+	}
+	return err
+}
+
+// Stub is what a job item keeps of an archived output: its graphError, so
+// that result pages still say which jobs succeeded (FOQUS counts by it).
+func Stub(output []byte) []byte {
+	var o struct {
+		GraphError json.RawMessage `json:"graphError"`
+	}
+	if json.Unmarshal(output, &o) != nil || o.GraphError == nil {
+		return []byte(`{}`)
+	}
+	b, _ := json.Marshal(map[string]json.RawMessage{"graphError": o.GraphError})
+	return b
+}
+
+// dropLive replaces each job's live output by its stub and deletes the
+// output objects, while the session stays archived. outputs, when known,
+// spare reading the objects again; a resumed run reads what is left.
+func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outputs [][]byte) error {
+	jobs, err := s.Store.Jobs(ctx, sess.User, sess.ID)
+	if err != nil {
+		return err
+	}
+	if outputs == nil {
+		if outputs, err = s.objects(ctx, jobs); err != nil {
+			return err
+		}
+		for i, j := range jobs {
+			if outputs[i] == nil && len(j.Output) > 0 {
+				outputs[i] = j.Output
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(sessionstore.WriteParallel)
+	var keys []s3types.ObjectIdentifier
+	for i, j := range jobs {
+		if j.OutputKey != "" {
+			keys = append(keys, s3types.ObjectIdentifier{Key: aws.String(j.OutputKey)})
+		}
+		if outputs[i] == nil && j.OutputKey == "" {
+			continue
+		}
+		stub := Stub(outputs[i])
+		if j.OutputKey == "" && bytes.Equal(j.Output, stub) {
+			continue // stripped by an earlier run
+		}
+		g.Go(func() error { return s.Store.SetOutput(gctx, j.Key(), stub, "") })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for start := 0; start < len(keys); start += MaxDeleteKeys {
+		chunk := keys[start:min(start+MaxDeleteKeys, len(keys))]
+		out, err := s.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.Bucket, Delete: &s3types.Delete{Objects: chunk, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return fmt.Errorf("delete live outputs of session %s: %w", sess.ID, err)
+		}
+		if len(out.Errors) > 0 {
+			return fmt.Errorf("delete live outputs of session %s: %s: %s", sess.ID, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
+		}
+	}
+	return nil
+}
+
+// MaxDeleteKeys is S3's limit of keys per DeleteObjects request.
+const MaxDeleteKeys = 1000

@@ -1,0 +1,99 @@
+// Package archiver is the archive queue's function: each message is a
+// session that had no job left to run. The first delivery sends the
+// completion e-mail; for a free user the message then hops on the queue
+// (SQS delays of at most 900 s) until the stage's window has passed, and the
+// session's results are archived (core/archive). Messages that fail are
+// reported, so SQS retries them and, past maxReceiveCount, moves them to the
+// archive DLQ.
+package archiver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/foqus-cloud/stack/core/archive"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/user"
+	"github.com/foqus-cloud/stack/functions/notify"
+)
+
+// Handler archives the sessions of archive-queue messages.
+type Handler struct {
+	Service  *archive.Service
+	Queue    *archive.Queue
+	Notifier *notify.Notifier
+	Now      func() time.Time
+}
+
+// Handle processes a batch and reports the messages to retry.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, msg := range ev.Records {
+		if err := h.handle(ctx, msg.Body); err != nil {
+			slog.WarnContext(ctx, "archive notice not handled", "message", msg.MessageId, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) handle(ctx context.Context, body string) error {
+	n, err := archive.DecodeNotice(body)
+	if err != nil {
+		return err
+	}
+	u, err := h.Service.Users.Get(ctx, n.User)
+	if err != nil {
+		return err
+	}
+	if n.Notify {
+		if err := h.notify(ctx, n, u.Tier); err != nil {
+			return err
+		}
+	}
+	if u.Tier == user.Premium {
+		return nil
+	}
+	if d := archive.Delay(h.now(), n.Due(h.Service.Settings.Window)); d > 0 {
+		n.Notify = false
+		return h.Queue.Send(ctx, n, d)
+	}
+	out, err := h.Service.Archive(ctx, n.User, n.Session)
+	if err == nil {
+		slog.InfoContext(ctx, "archive", "user", n.User, "session", n.Session, "outcome", out)
+	}
+	return err
+}
+
+// notify mails the completion notice once per completion: the session's
+// mark is set first, so a redelivery does not mail again.
+func (h *Handler) notify(ctx context.Context, n archive.Notice, tier user.Tier) error {
+	sess, err := h.Service.Store.GetSession(ctx, n.User, n.Session)
+	if err != nil {
+		return err
+	}
+	first, err := h.Service.Store.MarkNotified(ctx, n.User, n.Session, sess.Done)
+	if err != nil || !first {
+		return err
+	}
+	jobs, err := h.Service.Store.Jobs(ctx, n.User, n.Session)
+	if err != nil {
+		return err
+	}
+	counts := map[job.State]int{}
+	for _, j := range jobs {
+		counts[j.State]++
+	}
+	_, err = h.Notifier.Send(ctx, n.User, notify.Finished(n.Session, counts, tier, h.Service.Settings.Window))
+	return err
+}

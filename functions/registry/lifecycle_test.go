@@ -1,0 +1,373 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/archive"
+	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/user"
+	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/registry"
+	"github.com/foqus-cloud/stack/local/eventsource"
+)
+
+// lifecycle is a stack with the archiver and thaw consuming their queues as
+// their event source mappings would, and the session bucket sending
+// ObjectRestore:Completed to the thaw queue as the CDK app configures it.
+type lifecycle struct {
+	*env
+	s3  *s3.Client
+	svc *archive.Service
+}
+
+func newLifecycle(t *testing.T) *lifecycle {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, q := range []struct {
+		url string
+		h   registry.UpdatesFunc
+	}{{e.st.ArchiveQueueURL, e.set.Archiver}, {e.st.ThawQueueURL, e.set.Thaw}} {
+		p := &eventsource.Poller{SQS: e.sqs, QueueURL: q.url, BatchSize: 10, ReportFailures: true, Handler: q.h,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), WaitSeconds: 1}
+		go func() { _ = p.Run(ctx) }()
+	}
+	c := awsconf.NewS3(e.st.Config)
+	arn, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &e.st.ThawQueueURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: &e.st.SessionBucket,
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			QueueArn: aws.String(arn.Attributes["QueueArn"]), Events: []s3types.Event{"s3:ObjectRestore:Completed"},
+		}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := archive.SettingsFromEnv(e.st.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &archive.Service{Store: e.store, Users: e.users, S3: c, Bucket: e.st.SessionBucket, Settings: set}
+	return &lifecycle{env: e, s3: c, svc: svc}
+}
+
+// workerOutput is what the worker writes for job i: pretty-printed, so the
+// byte-equal check after thaw would catch any re-encoding.
+func workerOutput(i int) string {
+	return fmt.Sprintf("{\n  \"graphError\": 0,\n  \"output\": {\"x\": %d.25}\n}\n", i)
+}
+
+// finishedSession appends n jobs for name, starts them and finishes each as
+// a worker does: output written to the bucket first, then the success event
+// through the update topic, recorded by the update processor.
+func (l *lifecycle) finishedSession(name string, n int) (string, []string) {
+	l.t.Helper()
+	ctx := context.Background()
+	sid, ids := l.newSession(name, n)
+	l.ok("POST", "/session/"+sid+"/start", name, "", nil)
+	l.drain(l.st.JobQueueURL, n, 2)
+	pub := event.NewPublisher(sns.NewFromConfig(l.st.Config), l.st.UpdateTopicARN)
+	var msgs []event.Message
+	for i, id := range ids {
+		key := objectkey.JobOutput(name, sid, id)
+		if _, err := l.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &l.st.SessionBucket, Key: &key, Body: strings.NewReader(workerOutput(i))}); err != nil {
+			l.t.Fatal(err)
+		}
+		msgs = append(msgs, event.Status{User: name, Session: sid, Job: id, State: job.Success, Output: []byte(workerOutput(i)), OutputKey: key, At: time.Now()})
+	}
+	if err := pub.PublishAll(ctx, msgs); err != nil {
+		l.t.Fatal(err)
+	}
+	got := l.drain(l.st.UpdateQueueURL, n, 3)
+	resp, err := l.set.Updates(ctx, sqsEvent(got))
+	if err != nil || len(resp.BatchItemFailures) > 0 {
+		l.t.Fatalf("update processor: %v, %v", resp.BatchItemFailures, err)
+	}
+	return sid, ids
+}
+
+func (l *lifecycle) waitArchive(name, sid, want string, within time.Duration) sessionstore.Session {
+	l.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s, err := l.store.GetSession(context.Background(), name, sid)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if s.Archive == want {
+			return s
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("session %s archive state %q after %s, want %q", sid, s.Archive, within, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// page reads the session's results as FOQUS does (generator, then page 1).
+func (l *lifecycle) page(name, sid string) []jobview.Record {
+	l.t.Helper()
+	gen := "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+	var n int
+	l.ok("POST", "/session/"+sid+"/result/"+gen, name, "", &n)
+	var recs []jobview.Record
+	l.ok("GET", fmt.Sprintf("/session/%s/result/%s/%d", sid, gen, max(n, 1)), name, "", &recs)
+	return recs
+}
+
+// foqusReads checks a record the way FOQUS's results loop (graph.py) reads
+// it: State present, Output a dict, its graphError.
+func foqusReads(t *testing.T, r jobview.Record) (graphError float64, out map[string]any) {
+	t.Helper()
+	if r.State == "" {
+		t.Fatalf("record %s has no State", r.ID)
+	}
+	if err := json.Unmarshal(r.Output, &out); err != nil {
+		t.Fatalf("record %s Output %s is not a JSON object: FOQUS calls .get on it", r.ID, r.Output)
+	}
+	ge, ok := out["graphError"].(float64)
+	if !ok {
+		t.Fatalf("record %s Output has no graphError: FOQUS would count it -2 and resubmit", r.ID)
+	}
+	return ge, out
+}
+
+func (l *lifecycle) mails() []mototest.Mail {
+	l.t.Helper()
+	m, err := mototest.SentMails(context.Background(), srv.Endpoint())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return m
+}
+
+func (l *lifecycle) mailsTo(addr string) []mototest.Mail {
+	var out []mototest.Mail
+	for _, m := range l.mails() {
+		if strings.Contains(fmt.Sprint(m.Destinations), addr) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (l *lifecycle) user(name string, tier user.Tier, email string, optOut bool) {
+	l.t.Helper()
+	ctx := context.Background()
+	if _, err := l.users.Create(ctx, name, "correct horse battery", tier); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := l.users.SetEmail(ctx, name, email); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := l.users.SetOptOut(ctx, name, optOut); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func setTransition(t *testing.T, tr map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"model_name": "s3::keyrestore", "transition": tr})
+	resp, err := http.Post(srv.Endpoint()+"/moto-api/state-manager/set-transition", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+}
+
+// TestLifecycleEndToEnd follows a free user's results from the last job to
+// the archive after the (2 s) window, through upgrade, restore and thaw back
+// to live, byte-equal, with the e-mails on the way; a premium user's are
+// never archived, an opted-out user gets no mail. Poison messages on both
+// lifecycle queues land in their DLQs first, and the functions keep working.
+func TestLifecycleEndToEnd(t *testing.T) {
+	const poison = `{"user":"fran","session":"nope"`
+	l := newLifecycle(t)
+	ctx := context.Background()
+	for _, q := range []string{l.st.ArchiveQueueURL, l.st.ThawQueueURL} {
+		if _, err := l.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String(poison)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.user("fran", user.Free, "fran@example.org", false)
+	l.user("pete", user.Premium, "pete@example.org", false)
+	l.user("otto", user.Free, "otto@example.org", true)
+	fsid, fids := l.finishedSession("fran", 3)
+	psid, _ := l.finishedSession("pete", 2)
+	osid, _ := l.finishedSession("otto", 2)
+
+	// Live first: the API answers the outputs.
+	for _, r := range l.page("fran", fsid) {
+		if _, out := foqusReads(t, r); out[jobview.ArchivedKey] != nil {
+			t.Fatalf("archived before the window: %s", r.Output)
+		}
+	}
+	sess := l.waitArchive("fran", fsid, sessionstore.Archived, 30*time.Second)
+	l.waitArchive("otto", osid, sessionstore.Archived, 30*time.Second)
+	head, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey})
+	if err != nil || head.StorageClass != s3types.StorageClassGlacier {
+		t.Fatalf("archive object: %v, class %q", err, head.StorageClass)
+	}
+	for _, id := range fids {
+		if _, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: aws.String(objectkey.JobOutput("fran", fsid, id))}); err == nil {
+			t.Fatalf("live output of job %s still in the bucket", id)
+		}
+	}
+	recs := l.page("fran", fsid)
+	if len(recs) != 3 {
+		t.Fatalf("%d records of an archived session, want every job", len(recs))
+	}
+	for _, r := range recs {
+		ge, out := foqusReads(t, r)
+		m, _ := out[jobview.ArchivedKey].(map[string]any)
+		if ge != 0 || r.State != job.Success || m["state"] != sessionstore.Archived || m["message"] != jobview.ArchivedMessage {
+			t.Fatalf("archived record: state %s, output %s", r.State, r.Output)
+		}
+	}
+	var md []jobview.Metadata
+	l.ok("GET", "/session/"+fsid, "fran", "", &md)
+	if len(md) != 3 || md[0].State != job.Success {
+		t.Fatalf("session GET of an archived session: %+v", md)
+	}
+
+	// The premium user's session stays live past the window.
+	time.Sleep(3 * time.Second)
+	if s, _ := l.store.GetSession(ctx, "pete", psid); s.Archive != "" {
+		t.Fatalf("premium session archive state %q", s.Archive)
+	}
+	for _, r := range l.page("pete", psid) {
+		if _, out := foqusReads(t, r); out[jobview.ArchivedKey] != nil || out["output"] == nil {
+			t.Fatalf("premium output %s", r.Output)
+		}
+	}
+	finished := l.mailsTo("fran@example.org")
+	if len(finished) != 1 || !strings.Contains(finished[0].Body, fsid) || !strings.Contains(finished[0].Body, "success 3") || !strings.Contains(finished[0].Body, "2s") {
+		t.Fatalf("completion mail to fran: %+v", finished)
+	}
+	if m := l.mailsTo("pete@example.org"); len(m) != 1 || !strings.Contains(m[0].Body, "success 2") {
+		t.Fatalf("completion mail to pete: %+v", m)
+	}
+	if m := l.mailsTo("otto@example.org"); len(m) != 0 {
+		t.Fatalf("mail to an opted-out user: %+v", m)
+	}
+
+	// Upgrade: the restore is held in progress (moto's manual progression).
+	setTransition(t, map[string]any{"progression": "manual", "times": 3})
+	t.Cleanup(func() { setTransition(t, map[string]any{"progression": "immediate"}) })
+	up, err := l.svc.Upgrade(ctx, "fran")
+	if err != nil || len(up.Restoring) != 1 {
+		t.Fatalf("upgrade: %+v, %v", up, err)
+	}
+	for _, r := range l.page("fran", fsid) {
+		_, out := foqusReads(t, r)
+		if m, _ := out[jobview.ArchivedKey].(map[string]any); m["state"] != sessionstore.Restoring || m["message"] != jobview.RestoringMessage {
+			t.Fatalf("record during the restore: %s", r.Output)
+		}
+	}
+	// S3's clock: reads move moto's restore on; the finished restore's event
+	// reaches the thaw queue, and thaw re-homes the results.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _ = l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey})
+		s, err := l.store.GetSession(ctx, "fran", fsid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Archive == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not thawed within 30 s: %+v", s.Lifecycle)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for i, id := range fids {
+		obj, err := l.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &l.st.SessionBucket, Key: aws.String(objectkey.JobOutput("fran", fsid, id))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(obj.Body)
+		_ = obj.Body.Close()
+		if string(b) != workerOutput(i) {
+			t.Fatalf("re-homed output %q, want what the worker wrote %q", b, workerOutput(i))
+		}
+	}
+	for _, r := range l.page("fran", fsid) {
+		if _, out := foqusReads(t, r); out[jobview.ArchivedKey] != nil || out["output"] == nil {
+			t.Fatalf("thawed record output %s", r.Output)
+		}
+	}
+	if _, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey}); err == nil {
+		t.Fatal("archive object left after thaw")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(l.mailsTo("fran@example.org")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if m := l.mailsTo("fran@example.org"); len(m) != 2 || !strings.Contains(m[1].Subject, "restored") || !strings.Contains(m[1].Body, "success 3") {
+		t.Fatalf("restore mail: %+v", m)
+	}
+
+	// The poison messages sent first are in their DLQs.
+	for _, dlq := range []string{l.st.ArchiveDLQURL, l.st.ThawDLQURL} {
+		found := false
+		for _, m := range l.drain(dlq, 10, 3) {
+			found = found || aws.ToString(m.Body) == poison
+		}
+		if !found {
+			t.Fatalf("DLQ %s lacks the poison message", dlq)
+		}
+	}
+}
+
+func TestFreeUserJobLimitIsAClear403(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	env := e.st.Env()
+	env[resource.EnvFreeJobLimit] = "50"
+	set, err := registry.New(e.st.Config, env, api.FnSessionAppend, api.FnSessionCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.set = set
+	if _, err := e.users.Create(ctx, "fran", "correct horse battery", user.Free); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.users.Create(ctx, "pete", "correct horse battery", user.Premium); err != nil {
+		t.Fatal(err)
+	}
+	var sid string
+	e.ok("POST", "/session", "fran", "", &sid)
+	e.ok("POST", "/session/"+sid, "fran", jobsBody(0, 40, "fake-job"), nil)
+	msg := failed(t, e.call("POST", "/session/"+sid, "fran", nil, jobsBody(40, 11, "fake-job")), http.StatusForbidden)
+	if msg != "Failed to append jobs: a session holds at most 50 jobs on the free plan; upgrade to premium for more" {
+		t.Fatalf("message %q", msg)
+	}
+	e.ok("POST", "/session/"+sid, "fran", jobsBody(40, 10, "fake-job"), nil) // up to the limit is fine
+	e.ok("POST", "/session/"+sid, "pete", jobsBody(0, 60, "fake-job"), nil)  // premium: no limit
+}
