@@ -28,8 +28,18 @@ var env = map[string][]string{
 	FnInputPut:        {resource.EnvSimulationBucket},
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
-	FnUpdateProcessor: {resource.EnvResourcesTable},
+	FnUpdateProcessor: append([]string{resource.EnvResourcesTable}, monitorPush...),
+
+	FnMonitorAuthorizer: {resource.EnvUsersTable},
+	FnMonitorConnect:    {resource.EnvConnectionsTable},
+	FnMonitorDisconnect: {resource.EnvConnectionsTable},
+	FnMonitorStatus:     append([]string{resource.EnvResourcesTable}, monitorPush...),
+	FnMonitorDefault:    {resource.EnvMonitorEndpoint},
 }
+
+// monitorPush is what a function that sends monitor messages reads: the
+// connections, the Management API and the job queue (its attributes).
+var monitorPush = []string{resource.EnvConnectionsTable, resource.EnvMonitorEndpoint, resource.EnvJobQueueURL}
 
 // Env lists the environment variables (resource.Env*) function name reads,
 // besides resource.EnvStage, which every function gets.

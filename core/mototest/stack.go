@@ -35,6 +35,10 @@ type Stack struct {
 	JobDLQURL        string
 	UpdateQueueURL   string
 	UpdateDLQURL     string
+	ConnectionsTable string
+	// MonitorEndpoint is the Management API the monitor's pushes go to; tests
+	// that push serve one (local/gateway) and set it. The default answers nothing.
+	MonitorEndpoint string
 }
 
 // Env is the stack's names as the environment variables functions and workers read.
@@ -49,6 +53,8 @@ func (st *Stack) Env() map[string]string {
 		resource.EnvUpdateTopicARN:   st.UpdateTopicARN,
 		resource.EnvJobQueueURL:      st.JobQueueURL,
 		resource.EnvUpdateQueueURL:   st.UpdateQueueURL,
+		resource.EnvConnectionsTable: st.ConnectionsTable,
+		resource.EnvMonitorEndpoint:  st.MonitorEndpoint,
 	}
 }
 
@@ -81,6 +87,8 @@ func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
 		ResourcesTable:   resource.Name(resource.ResourcesTable, Stage),
 		SessionBucket:    resource.Name(resource.SessionBucket, Stage),
 		SimulationBucket: resource.Name(resource.SimulationBkt, Stage),
+		ConnectionsTable: resource.Name(resource.ConnectionsTable, Stage),
+		MonitorEndpoint:  "http://127.0.0.1:9/" + Stage, // the discard port: no Management API
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	if _, err := db.CreateTable(ctx, UsersTableInput(st.UsersTable)); err != nil {
@@ -88,6 +96,9 @@ func CreateStack(ctx context.Context, cfg aws.Config) (*Stack, error) {
 	}
 	if _, err := db.CreateTable(ctx, ResourcesTableInput(st.ResourcesTable)); err != nil {
 		return nil, fmt.Errorf("create %s: %w", st.ResourcesTable, err)
+	}
+	if _, err := db.CreateTable(ctx, ConnectionsTableInput(st.ConnectionsTable)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", st.ConnectionsTable, err)
 	}
 	s3c := awsconf.NewS3(cfg)
 	for _, b := range []string{st.SessionBucket, st.SimulationBucket} {
@@ -176,6 +187,22 @@ func UsersTableInput(name string) *dynamodb.CreateTableInput {
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(resource.UsersKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(resource.UsersKey), KeyType: ddbtypes.KeyTypeHash}},
+	}
+}
+
+// ConnectionsTableInput declares the monitor's connections table as the CDK app does.
+func ConnectionsTableInput(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(resource.ConnUserKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(resource.ConnIDKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(resource.ConnUserKey), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(resource.ConnIDKey), KeyType: ddbtypes.KeyTypeRange},
+		},
 	}
 }
 

@@ -7,24 +7,34 @@ import "fmt"
 
 // Base names of the stateful resources; Name appends the stage.
 const (
-	UsersTable      = "TurbineUsers"
-	ResourcesTable  = "FOQUS_Resources"
-	SessionBucket   = "foqus-sessions"
-	SimulationBkt   = "foqus-simulations"
-	JobTopic        = "FOQUS-Job-Topic"
-	UpdateTopic     = "FOQUS-Update-Topic"
-	AlertTopic      = "FOQUS-Alert-Topic"
-	JobQueue        = "FOQUS-Job-Queue"
-	UpdateQueue     = "FOQUS-Update-Queue"
-	JobDLQ          = "FOQUS-Job-DLQ"
-	UpdateDLQ       = "FOQUS-Update-DLQ"
-	RestAPI         = "Turbine Gateway API2"
-	WorkerConfigSSM = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
-	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
-	WorkerGroup     = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
-	WorkerDrainHook = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
-	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
-	ArtifactsBucket = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
+	UsersTable       = "TurbineUsers"
+	ResourcesTable   = "FOQUS_Resources"
+	SessionBucket    = "foqus-sessions"
+	SimulationBkt    = "foqus-simulations"
+	JobTopic         = "FOQUS-Job-Topic"
+	UpdateTopic      = "FOQUS-Update-Topic"
+	AlertTopic       = "FOQUS-Alert-Topic"
+	JobQueue         = "FOQUS-Job-Queue"
+	UpdateQueue      = "FOQUS-Update-Queue"
+	JobDLQ           = "FOQUS-Job-DLQ"
+	UpdateDLQ        = "FOQUS-Update-DLQ"
+	RestAPI          = "Turbine Gateway API2"
+	WorkerConfigSSM  = "/foqus/%s/worker/config" // SSM parameter holding the worker's JSON config, per stage
+	WorkerAMISSM     = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
+	WorkerGroup      = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
+	WorkerDrainHook  = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
+	AccessLogBucket  = "foqus-access-logs"       // S3 server access logs of the data buckets
+	ArtifactsBucket  = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
+	ConnectionsTable = "FOQUS-Connections"       // the Cloud monitor's WebSocket connections, by user
+	MonitorAPI       = "FOQUS Cloud Monitor"     // the WebSocket API FOQUS's Cloud monitor connects to
+)
+
+// Key schema of the connections table: the user's partition holds its
+// connections, so a push is one Query; items expire (TTL) after API Gateway's
+// longest connection.
+const (
+	ConnUserKey = "User"
+	ConnIDKey   = "ConnectionId"
 )
 
 // BucketName is the globally unique name of a bucket: base, stage, account and
@@ -58,6 +68,12 @@ const (
 	EnvUpdateTopicARN   = "FOQUS_UPDATE_TOPIC_ARN"
 	EnvJobQueueURL      = "FOQUS_JOB_QUEUE_URL"
 	EnvUpdateQueueURL   = "FOQUS_UPDATE_QUEUE_URL"
+	EnvConnectionsTable = "FOQUS_CONNECTIONS_TABLE"
+	EnvMonitorEndpoint  = "FOQUS_MONITOR_ENDPOINT" // https://<api>.execute-api.<region>.amazonaws.com/<stage>: the Management API
+	// EnvFleetSource set to FleetFromHeartbeats describes the fleet from the
+	// workers' heartbeats instead of Auto Scaling and EC2 (the local stack).
+	EnvFleetSource      = "FOQUS_FLEET_SOURCE"
+	FleetFromHeartbeats = "heartbeats"
 )
 
 // Key schema of the tables. FOQUS_Resources is a single table whose partition

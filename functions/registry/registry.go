@@ -8,16 +8,22 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/connections"
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/recorder"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -26,6 +32,7 @@ import (
 	"github.com/foqus-cloud/stack/functions/authorizer"
 	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/monitor"
 	"github.com/foqus-cloud/stack/functions/results"
 	"github.com/foqus-cloud/stack/functions/sessions"
 	"github.com/foqus-cloud/stack/functions/simulations"
@@ -40,6 +47,10 @@ type Set struct {
 	Authorizer func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
 	// Updates is the update processor (api.FnUpdateProcessor).
 	Updates func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	// MonitorAuthorizer is the WebSocket API's $connect authorizer.
+	MonitorAuthorizer monitor.AuthorizerFunc
+	// Monitor serves the WebSocket routes (api.MonitorRoutes), by function name.
+	Monitor map[string]monitor.RouteFunc
 }
 
 // Needs lists the environment variables (resource.Env*) function name reads:
@@ -55,6 +66,11 @@ func Needs(name string) ([]string, error) {
 // OSEnv reads every resource.Env* variable from the process environment.
 func OSEnv() map[string]string {
 	env := map[string]string{}
+	for _, k := range []string{resource.EnvStage, resource.EnvFleetSource} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
 	for _, fn := range api.Functions() {
 		names, _ := api.Env(fn)
 		for _, k := range names {
@@ -80,7 +96,7 @@ func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
 		names = api.Functions()
 	}
 	b := NewBuilder(cfg, env)
-	set := &Set{HTTP: map[string]httpx.Handler{}}
+	set := &Set{HTTP: map[string]httpx.Handler{}, Monitor: map[string]monitor.RouteFunc{}}
 	for _, name := range names {
 		var err error
 		switch name {
@@ -88,6 +104,10 @@ func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
 			set.Authorizer, err = b.Authorizer()
 		case api.FnUpdateProcessor:
 			set.Updates, err = b.Updates()
+		case api.FnMonitorAuthorizer:
+			set.MonitorAuthorizer, err = b.MonitorAuthorizer()
+		case api.FnMonitorConnect, api.FnMonitorDisconnect, api.FnMonitorStatus, api.FnMonitorDefault:
+			set.Monitor[name], err = b.Monitor(name)
 		default:
 			set.HTTP[name], err = b.HTTP(name)
 		}
@@ -173,8 +193,62 @@ func (b *Builder) Updates() (UpdatesFunc, error) {
 	if err := b.check(api.FnUpdateProcessor); err != nil {
 		return nil, err
 	}
-	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store()}}
+	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store()}, Monitor: monitor.NewPusher(b.sender(), b.store(), b.fleet())}
 	return p.Handle, nil
+}
+
+func (b *Builder) connections() *connections.Store {
+	return connections.New(b.dynamo(), b.env[resource.EnvConnectionsTable])
+}
+
+// sender posts through the Management API of EnvMonitorEndpoint; it forgets
+// gone connections when the function may (it names the connections table).
+func (b *Builder) sender() *monitor.Sender {
+	endpoint := b.env[resource.EnvMonitorEndpoint]
+	s := &monitor.Sender{API: apigatewaymanagementapi.NewFromConfig(b.cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = &endpoint
+	})}
+	if b.env[resource.EnvConnectionsTable] != "" {
+		s.Conns = b.connections()
+	}
+	return s
+}
+
+// fleet is the deployed worker group, or the local workers' heartbeats.
+func (b *Builder) fleet() monitor.Fleet {
+	q := monitor.Queue{SQS: sqs.NewFromConfig(b.cfg), URL: b.env[resource.EnvJobQueueURL]}
+	group := resource.Name(resource.WorkerGroup, b.env[resource.EnvStage])
+	if b.env[resource.EnvFleetSource] == resource.FleetFromHeartbeats {
+		return &monitor.HeartbeatFleet{Queue: q, Sessions: b.store(), Group: group, Platform: runtime.GOOS}
+	}
+	return &monitor.AWSFleet{Queue: q, AutoScaling: autoscaling.NewFromConfig(b.cfg), EC2: ec2.NewFromConfig(b.cfg), Group: group}
+}
+
+// MonitorAuthorizer builds the WebSocket API's $connect authorizer.
+func (b *Builder) MonitorAuthorizer() (monitor.AuthorizerFunc, error) {
+	if err := b.check(api.FnMonitorAuthorizer); err != nil {
+		return nil, err
+	}
+	a := &monitor.Authorizer{Users: user.NewStore(b.dynamo(), b.env[resource.EnvUsersTable])}
+	return a.Handle, nil
+}
+
+// Monitor builds the handler of a WebSocket route's function by name.
+func (b *Builder) Monitor(name string) (monitor.RouteFunc, error) {
+	if err := b.check(name); err != nil {
+		return nil, err
+	}
+	switch name {
+	case api.FnMonitorConnect:
+		return (&monitor.Routes{Conns: b.connections()}).Connect, nil
+	case api.FnMonitorDisconnect:
+		return (&monitor.Routes{Conns: b.connections()}).Disconnect, nil
+	case api.FnMonitorStatus:
+		return (&monitor.Routes{Send: b.sender(), Sessions: b.store(), Fleet: b.fleet()}).Status, nil
+	case api.FnMonitorDefault:
+		return (&monitor.Routes{Send: b.sender()}).Default, nil
+	}
+	return nil, fmt.Errorf("registry: %q is not a WebSocket function", name)
 }
 
 // HTTP builds the handler of an HTTP function by name (it links every
