@@ -1,4 +1,4 @@
-// Command ws-status is the Lambda bootstrap of the Cloud monitor's the status route: it answers with the fleet and the caller's sessions.
+// Command ws-status is the Lambda bootstrap of the Cloud monitor's status route: it answers with the fleet and the caller's sessions.
 package main
 
 import (
