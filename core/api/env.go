@@ -28,11 +28,17 @@ var env = map[string][]string{
 	FnInputPut:        {resource.EnvSimulationBucket},
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
-	FnUpdateProcessor: {resource.EnvResourcesTable, resource.EnvArchiveQueueURL},
+	FnUpdateProcessor: append([]string{resource.EnvResourcesTable, resource.EnvArchiveQueueURL}, monitorPush...),
 	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
 	FnConsumerList:    {resource.EnvResourcesTable},
-	FnArchiver:        append([]string{resource.EnvArchiveQueueURL}, lifecycleEnv...),
-	FnThaw:            lifecycleEnv,
+
+	FnMonitorAuthorizer: {resource.EnvUsersTable},
+	FnMonitorConnect:    {resource.EnvConnectionsTable},
+	FnMonitorDisconnect: {resource.EnvConnectionsTable},
+	FnMonitorStatus:     append([]string{resource.EnvResourcesTable}, monitorPush...),
+	FnMonitorDefault:    {resource.EnvMonitorEndpoint},
+	FnArchiver:          append([]string{resource.EnvArchiveQueueURL}, lifecycleEnv...),
+	FnThaw:              lifecycleEnv,
 }
 
 // lifecycleEnv is what the archiver and thaw both read: the stores and the
@@ -41,6 +47,10 @@ var lifecycleEnv = []string{
 	resource.EnvResourcesTable, resource.EnvUsersTable, resource.EnvSessionBucket, resource.EnvFreeWindow,
 	resource.EnvArchiveClass, resource.EnvRestoreTier, resource.EnvFreeJobLimit, resource.EnvSender,
 }
+
+// monitorPush is what a function that sends monitor messages reads: the
+// connections, the Management API and the job queue (its attributes).
+var monitorPush = []string{resource.EnvConnectionsTable, resource.EnvMonitorEndpoint, resource.EnvJobQueueURL}
 
 // Env lists the environment variables (resource.Env*) function name reads,
 // besides resource.EnvStage, which every function gets.

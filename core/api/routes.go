@@ -29,6 +29,34 @@ const (
 	FnThaw            = "foqus-thaw"     // the thaw queue: S3 ObjectRestore:Completed events
 )
 
+// The Cloud monitor's WebSocket API: its $connect authorizer and one function
+// per route (MonitorRoutes).
+const (
+	FnMonitorAuthorizer = "ws-connect-authorizer"
+	FnMonitorConnect    = "ws-connect"
+	FnMonitorDisconnect = "ws-disconnect"
+	FnMonitorStatus     = "ws-status"
+	FnMonitorDefault    = "ws-default"
+)
+
+// MonitorRoute maps a WebSocket route key to the function serving it.
+type MonitorRoute struct {
+	Key      string
+	Function string
+}
+
+// MonitorRoutes is every route of the WebSocket API; API Gateway selects on
+// the message's "action" ($request.body.action), FOQUS sends {"action":"status"}.
+var MonitorRoutes = []MonitorRoute{
+	{"$connect", FnMonitorConnect},
+	{"$disconnect", FnMonitorDisconnect},
+	{"status", FnMonitorStatus},
+	{"$default", FnMonitorDefault},
+}
+
+// MonitorRouteSelection is the WebSocket API's route selection expression.
+const MonitorRouteSelection = "$request.body.action"
+
 // Route maps one method and API Gateway resource path to the function serving it.
 type Route struct {
 	Method   string
@@ -63,7 +91,8 @@ var Routes = []Route{
 }
 
 // Functions lists every Lambda function: the route handlers, the authorizer,
-// the update processor and the result lifecycle's archiver and thaw, each once.
+// the update processor, the result lifecycle's archiver and thaw and the
+// monitor's functions, each once.
 func Functions() []string {
 	fns := []string{FnAuthorizer}
 	seen := map[string]bool{FnAuthorizer: true}
@@ -73,5 +102,9 @@ func Functions() []string {
 			fns = append(fns, r.Function)
 		}
 	}
-	return append(fns, FnUpdateProcessor, FnArchiver, FnThaw)
+	fns = append(fns, FnUpdateProcessor, FnArchiver, FnThaw, FnMonitorAuthorizer)
+	for _, r := range MonitorRoutes {
+		fns = append(fns, r.Function)
+	}
+	return fns
 }

@@ -38,6 +38,10 @@ type Stack struct {
 	UpdateQueueURL   string
 	UpdateDLQURL     string
 	Lifecycle        // the result lifecycle's queues (lifecycle.go)
+	ConnectionsTable string
+	// MonitorEndpoint is the Management API the monitor's pushes go to; tests
+	// that push serve one (local/gateway) and set it. The default answers nothing.
+	MonitorEndpoint string
 }
 
 // Env is the stack's names as the environment variables functions and workers read.
@@ -59,6 +63,8 @@ func (st *Stack) Env() map[string]string {
 		resource.EnvRestoreTier:      "Expedited",
 		resource.EnvFreeJobLimit:     FreeJobLimit,
 		resource.EnvSender:           Sender,
+		resource.EnvConnectionsTable: st.ConnectionsTable,
+		resource.EnvMonitorEndpoint:  st.MonitorEndpoint,
 	}
 }
 
@@ -86,7 +92,7 @@ func (s *Server) Stack(t testing.TB) *Stack {
 // server ends with the test binary anyway.
 func (st *Stack) delete(ctx context.Context) {
 	db, q, n := dynamodb.NewFromConfig(st.Config), sqs.NewFromConfig(st.Config), sns.NewFromConfig(st.Config)
-	for _, tb := range []string{st.UsersTable, st.ResourcesTable} {
+	for _, tb := range []string{st.UsersTable, st.ResourcesTable, st.ConnectionsTable} {
 		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(tb)})
 	}
 	for _, u := range []string{st.JobQueueURL, st.JobDLQURL, st.UpdateQueueURL, st.UpdateDLQURL, st.ArchiveQueueURL, st.ArchiveDLQURL, st.ThawQueueURL, st.ThawDLQURL} {
@@ -113,6 +119,8 @@ func CreateStack(ctx context.Context, cfg aws.Config, suffix string) (*Stack, er
 		ResourcesTable:   resource.Name(resource.ResourcesTable, suffix),
 		SessionBucket:    resource.Name(resource.SessionBucket, suffix),
 		SimulationBucket: resource.Name(resource.SimulationBkt, suffix),
+		ConnectionsTable: resource.Name(resource.ConnectionsTable, suffix),
+		MonitorEndpoint:  "http://127.0.0.1:9/" + suffix, // the discard port: no Management API
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	if _, err := db.CreateTable(ctx, UsersTableInput(st.UsersTable)); err != nil {
@@ -120,6 +128,9 @@ func CreateStack(ctx context.Context, cfg aws.Config, suffix string) (*Stack, er
 	}
 	if _, err := db.CreateTable(ctx, ResourcesTableInput(st.ResourcesTable)); err != nil {
 		return nil, fmt.Errorf("create %s: %w", st.ResourcesTable, err)
+	}
+	if _, err := db.CreateTable(ctx, ConnectionsTableInput(st.ConnectionsTable)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", st.ConnectionsTable, err)
 	}
 	s3c := awsconf.NewS3(cfg)
 	for _, b := range []string{st.SessionBucket, st.SimulationBucket} {
@@ -220,6 +231,22 @@ func UsersTableInput(name string) *dynamodb.CreateTableInput {
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(resource.UsersKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(resource.UsersKey), KeyType: ddbtypes.KeyTypeHash}},
+	}
+}
+
+// ConnectionsTableInput declares the monitor's connections table as the CDK app does.
+func ConnectionsTableInput(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(resource.ConnUserKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(resource.ConnIDKey), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(resource.ConnUserKey), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(resource.ConnIDKey), KeyType: ddbtypes.KeyTypeRange},
+		},
 	}
 }
 

@@ -26,6 +26,16 @@ const (
 	WorkerLaunchHook = "FOQUS-Worker-Launch"     // its launch lifecycle hook: the worker completes it once its service runs
 	AccessLogBucket  = "foqus-access-logs"       // S3 server access logs of the data buckets
 	ArtifactsBucket  = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
+	ConnectionsTable = "FOQUS-Connections"       // the Cloud monitor's WebSocket connections, by user
+	MonitorAPI       = "FOQUS Cloud Monitor"     // the WebSocket API FOQUS's Cloud monitor connects to
+)
+
+// Key schema of the connections table: the user's partition holds its
+// connections, so a push is one Query; items expire (TTL) after API Gateway's
+// longest connection.
+const (
+	ConnUserKey = "User"
+	ConnIDKey   = "ConnectionId"
 )
 
 // BucketName is the globally unique name of a bucket: base, stage, account and
@@ -80,11 +90,17 @@ const (
 	ThawQueue    = "FOQUS-Thaw-Queue" // the session bucket's ObjectRestore:Completed events
 	ThawDLQ      = "FOQUS-Thaw-DLQ"
 
-	EnvFreeWindow   = "FOQUS_FREE_WINDOW_SECONDS" // how long a free user's results stay live
-	EnvArchiveClass = "FOQUS_ARCHIVE_STORAGE_CLASS"
-	EnvRestoreTier  = "FOQUS_RESTORE_TIER"
-	EnvFreeJobLimit = "FOQUS_FREE_JOB_LIMIT" // jobs per session on the free tier
-	EnvSender       = "FOQUS_NOTIFY_SENDER"  // SES identity notifications are sent from
+	EnvFreeWindow       = "FOQUS_FREE_WINDOW_SECONDS" // how long a free user's results stay live
+	EnvArchiveClass     = "FOQUS_ARCHIVE_STORAGE_CLASS"
+	EnvRestoreTier      = "FOQUS_RESTORE_TIER"
+	EnvFreeJobLimit     = "FOQUS_FREE_JOB_LIMIT" // jobs per session on the free tier
+	EnvSender           = "FOQUS_NOTIFY_SENDER"  // SES identity notifications are sent from
+	EnvConnectionsTable = "FOQUS_CONNECTIONS_TABLE"
+	EnvMonitorEndpoint  = "FOQUS_MONITOR_ENDPOINT" // https://<api>.execute-api.<region>.amazonaws.com/<stage>: the Management API
+	// EnvFleetSource set to FleetFromHeartbeats describes the fleet from the
+	// workers' heartbeats instead of Auto Scaling and EC2 (the local stack).
+	EnvFleetSource      = "FOQUS_FLEET_SOURCE"
+	FleetFromHeartbeats = "heartbeats"
 )
 
 // Key schema of the tables. FOQUS_Resources is a single table whose partition

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -25,7 +26,7 @@ func (st *Store) Consumers(ctx context.Context) iter.Seq2[Consumer, error] {
 				yield(Consumer{}, fmt.Errorf("consumers: %w", err))
 				return
 			}
-			if parseTime(c.Beat).Before(oldest) {
+			if c.LastBeat().Before(oldest) {
 				continue
 			}
 			if !yield(c, nil) {
@@ -34,3 +35,6 @@ func (st *Store) Consumers(ctx context.Context) iter.Seq2[Consumer, error] {
 		}
 	}
 }
+
+// LastBeat is the time of the consumer's last heartbeat.
+func (c Consumer) LastBeat() time.Time { return parseTime(c.Beat) }

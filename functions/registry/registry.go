@@ -8,18 +8,24 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/connections"
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/recorder"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -29,6 +35,7 @@ import (
 	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/monitor"
 	"github.com/foqus-cloud/stack/functions/results"
 	"github.com/foqus-cloud/stack/functions/sessions"
 	"github.com/foqus-cloud/stack/functions/simulations"
@@ -46,6 +53,10 @@ type Set struct {
 	// Archiver and Thaw are the result lifecycle's queue functions
 	// (api.FnArchiver, api.FnThaw).
 	Archiver, Thaw func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	// MonitorAuthorizer is the WebSocket API's $connect authorizer.
+	MonitorAuthorizer monitor.AuthorizerFunc
+	// Monitor serves the WebSocket routes (api.MonitorRoutes), by function name.
+	Monitor map[string]monitor.RouteFunc
 }
 
 // Needs lists the environment variables (resource.Env*) function name reads:
@@ -61,6 +72,11 @@ func Needs(name string) ([]string, error) {
 // OSEnv reads every resource.Env* variable from the process environment.
 func OSEnv() map[string]string {
 	env := map[string]string{}
+	for _, k := range []string{resource.EnvStage, resource.EnvFleetSource} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
 	for _, fn := range api.Functions() {
 		names, _ := api.Env(fn)
 		for _, k := range names {
@@ -86,7 +102,7 @@ func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
 		names = api.Functions()
 	}
 	b := NewBuilder(cfg, env)
-	set := &Set{HTTP: map[string]httpx.Handler{}}
+	set := &Set{HTTP: map[string]httpx.Handler{}, Monitor: map[string]monitor.RouteFunc{}}
 	for _, name := range names {
 		var err error
 		switch name {
@@ -98,6 +114,10 @@ func New(cfg aws.Config, env map[string]string, names ...string) (*Set, error) {
 			set.Archiver, err = b.Archiver()
 		case api.FnThaw:
 			set.Thaw, err = b.Thaw()
+		case api.FnMonitorAuthorizer:
+			set.MonitorAuthorizer, err = b.MonitorAuthorizer()
+		case api.FnMonitorConnect, api.FnMonitorDisconnect, api.FnMonitorStatus, api.FnMonitorDefault:
+			set.Monitor[name], err = b.Monitor(name)
 		default:
 			set.HTTP[name], err = b.HTTP(name)
 		}
@@ -184,8 +204,62 @@ func (b *Builder) Updates() (UpdatesFunc, error) {
 		return nil, err
 	}
 	tracker := &archive.Tracker{Store: b.store(), Queue: b.archiveQueue()}
-	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store(), OnFinal: tracker.JobFinal}}
+	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store(), OnFinal: tracker.JobFinal}, Monitor: monitor.NewPusher(b.sender(), b.store(), b.fleet())}
 	return p.Handle, nil
+}
+
+func (b *Builder) connections() *connections.Store {
+	return connections.New(b.dynamo(), b.env[resource.EnvConnectionsTable])
+}
+
+// sender posts through the Management API of EnvMonitorEndpoint; it forgets
+// gone connections when the function may (it names the connections table).
+func (b *Builder) sender() *monitor.Sender {
+	endpoint := b.env[resource.EnvMonitorEndpoint]
+	s := &monitor.Sender{API: apigatewaymanagementapi.NewFromConfig(b.cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = &endpoint
+	})}
+	if b.env[resource.EnvConnectionsTable] != "" {
+		s.Conns = b.connections()
+	}
+	return s
+}
+
+// fleet is the deployed worker group, or the local workers' heartbeats.
+func (b *Builder) fleet() monitor.Fleet {
+	q := monitor.Queue{SQS: sqs.NewFromConfig(b.cfg), URL: b.env[resource.EnvJobQueueURL]}
+	group := resource.Name(resource.WorkerGroup, b.env[resource.EnvStage])
+	if b.env[resource.EnvFleetSource] == resource.FleetFromHeartbeats {
+		return &monitor.HeartbeatFleet{Queue: q, Sessions: b.store(), Group: group, Platform: runtime.GOOS}
+	}
+	return &monitor.AWSFleet{Queue: q, AutoScaling: autoscaling.NewFromConfig(b.cfg), EC2: ec2.NewFromConfig(b.cfg), Group: group}
+}
+
+// MonitorAuthorizer builds the WebSocket API's $connect authorizer.
+func (b *Builder) MonitorAuthorizer() (monitor.AuthorizerFunc, error) {
+	if err := b.check(api.FnMonitorAuthorizer); err != nil {
+		return nil, err
+	}
+	a := &monitor.Authorizer{Users: user.NewStore(b.dynamo(), b.env[resource.EnvUsersTable])}
+	return a.Handle, nil
+}
+
+// Monitor builds the handler of a WebSocket route's function by name.
+func (b *Builder) Monitor(name string) (monitor.RouteFunc, error) {
+	if err := b.check(name); err != nil {
+		return nil, err
+	}
+	switch name {
+	case api.FnMonitorConnect:
+		return (&monitor.Routes{Conns: b.connections()}).Connect, nil
+	case api.FnMonitorDisconnect:
+		return (&monitor.Routes{Conns: b.connections()}).Disconnect, nil
+	case api.FnMonitorStatus:
+		return (&monitor.Routes{Send: b.sender(), Sessions: b.store(), Fleet: b.fleet()}).Status, nil
+	case api.FnMonitorDefault:
+		return (&monitor.Routes{Send: b.sender()}).Default, nil
+	}
+	return nil, fmt.Errorf("registry: %q is not a WebSocket function", name)
 }
 
 // HTTP builds the handler of an HTTP function by name (it links every

@@ -17,11 +17,15 @@ import (
 	"github.com/foqus-cloud/stack/core/recorder"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/functions/monitor"
 )
 
 // Processor applies update-queue messages.
 type Processor struct {
 	Recorder *recorder.Recorder
+	// Monitor, when set, gets the sessions whose jobs changed once the batch
+	// is recorded (the Cloud monitor's pushes); it never fails the batch.
+	Monitor *monitor.Pusher
 }
 
 // ErrMisrouted is a well-formed message that does not belong on the update
@@ -36,33 +40,45 @@ var ErrMisrouted = errors.New("not an update event")
 // job is finished as error with the reason, so its client stops waiting.
 func (p *Processor) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	var touched []monitor.SessionKey
+	seen := map[monitor.SessionKey]bool{}
 	for _, msg := range ev.Records {
-		if err := p.apply(ctx, msg); err != nil {
+		m, err := p.apply(ctx, msg)
+		if err != nil {
 			slog.WarnContext(ctx, "update not recorded", "message", msg.MessageId, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+			continue
 		}
+		if st, ok := m.(event.Status); ok && !seen[monitor.SessionKey{User: st.User, Session: st.Session}] {
+			k := monitor.SessionKey{User: st.User, Session: st.Session}
+			seen[k] = true
+			touched = append(touched, k)
+		}
+	}
+	if p.Monitor != nil {
+		p.Monitor.Push(ctx, touched)
 	}
 	return resp, nil
 }
 
-func (p *Processor) apply(ctx context.Context, msg events.SQSMessage) error {
+func (p *Processor) apply(ctx context.Context, msg events.SQSMessage) (event.Message, error) {
 	attrs := event.LambdaSQSAttributes(msg.MessageAttributes)
 	m, err := event.Decode(msg.Body, attrs)
 	var de *event.DecodeError
 	if errors.As(err, &de) {
 		if ferr := p.poison(ctx, attrs, de); ferr != nil {
-			return errors.Join(err, ferr)
+			return nil, errors.Join(err, ferr)
 		}
-		return err
+		return nil, err
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch m.(type) {
 	case event.Status, event.Heartbeat:
-		return p.Recorder.Apply(ctx, m)
+		return m, p.Recorder.Apply(ctx, m)
 	}
-	return fmt.Errorf("%w: %s", ErrMisrouted, m.Event())
+	return nil, fmt.Errorf("%w: %s", ErrMisrouted, m.Event())
 }
 
 // PoisonMessage prefixes the Message of a job whose update could not be read.

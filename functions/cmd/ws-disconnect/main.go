@@ -1,0 +1,12 @@
+// Command ws-disconnect is the Lambda bootstrap of the Cloud monitor's $disconnect: it forgets the connection.
+package main
+
+import (
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/functions/monitor"
+	"github.com/foqus-cloud/stack/functions/registry"
+)
+
+func main() {
+	registry.Serve(func(b *registry.Builder) (monitor.RouteFunc, error) { return b.Monitor(api.FnMonitorDisconnect) })
+}
