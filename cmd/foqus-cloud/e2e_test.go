@@ -124,7 +124,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		model := writeFile(t, dir, "BFB.acmf", "acm model")
 		cli.ok(0, "simulation", "upload", "zzcli_acm", sinter, model)
 		table := cli.ok(0, "simulation", "list").stdout
-		if !regexp.MustCompile(`(?m)^zzcli_acm +ACM$`).MatchString(table) || !regexp.MustCompile(`(?m)^` + sim + ` +fake-job$`).MatchString(table) {
+		if !regexp.MustCompile(`(?m)^zzcli_acm +ACM$`).MatchString(table) || !regexp.MustCompile(`(?m)^`+sim+` +fake-job$`).MatchString(table) {
 			t.Fatalf("simulation list:\n%s", table)
 		}
 	})
