@@ -22,7 +22,7 @@ FOQUS_PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do $$p -c 'import importl
 endif
 export FOQUS_PYTHON
 
-.PHONY: help test build bench lint python tools clean
+.PHONY: help test build bench lint python tools clean openapi
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora
 
 bench: python build synth ## print throughput and latency figures against moto (store, handlers, worker, end to end)
 	go test -run '^$$' -bench . -benchtime 1x ./...
+
+openapi: ## write functions/openapi/openapi.json from core/api's routes and the handlers' types (served at GET /openapi.json)
+	go test -count=1 -run '^TestDocumentIsCurrent$$' ./functions/openapi -update
 
 lint: $(TOOLS)/golangci-lint $(TOOLS)/actionlint ## gofmt, go vet and golangci-lint on every module, actionlint on the workflows
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

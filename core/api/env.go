@@ -28,6 +28,7 @@ var env = map[string][]string{
 	FnInputPut:        {resource.EnvSimulationBucket},
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
+	FnOpenAPI:         {},
 	FnUpdateProcessor: {resource.EnvResourcesTable},
 }
 
