@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/functions/openapi"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
 
@@ -99,9 +102,9 @@ func TestCLIEndToEnd(t *testing.T) {
 	t.Run("upload a simulation: small files through the API, large ones by signed URL", func(t *testing.T) {
 		cli.t = t
 		small := writeFile(t, dir, "model.bin", "tiny")
-		large := writeFile(t, dir, "extra data.txt", strings.Repeat("x", 4096))
-		o := cli.ok(0, "simulation", "upload", sim, "--application", "fake-job", "--inline-max", "1024", small, large)
-		if !strings.Contains(o.stderr, "model.bin (4 bytes) uploaded through the API") || !strings.Contains(o.stderr, "extra data.txt (4096 bytes) uploaded by signed URL") {
+		large := writeFile(t, dir, "extra_data.txt", strings.Repeat("x", 4096))
+		o := cli.ok(0, "simulation", "upload", sim, "--application", "fake-job", "--signed-url=false", "--inline-max", "1024", small, large)
+		if !strings.Contains(o.stderr, "model.bin (4 bytes) uploaded through the API") || !strings.Contains(o.stderr, "extra_data.txt (4096 bytes) uploaded by signed URL") {
 			t.Fatalf("upload said: %s", o.stderr)
 		}
 		var got struct {
@@ -115,12 +118,12 @@ func TestCLIEndToEnd(t *testing.T) {
 		for _, in := range got.StagedInputs {
 			names = append(names, filepath.Base(in.Name))
 		}
-		if got.Application != "fake-job" || !slices.Contains(names, "model.bin") || !slices.Contains(names, "extra data.txt") {
+		if got.Application != "fake-job" || !slices.Contains(names, "model.bin") || !slices.Contains(names, "extra_data.txt") {
 			t.Fatalf("simulation get: %+v", got)
 		}
 
 		// A SimSinter configuration names its application: ACM for an .acmf model.
-		sinter := writeFile(t, dir, "bfb_sinter.json", `{"filetype":"sinterconfig","version":0.1,"title":"BFB","aspenfile":"BFB.acmf","Application":"ACM","settings":{},"inputs":{},"outputs":{}}`)
+		sinter := writeFile(t, dir, "bfb_sinter.json", `{"filetype":"sinterconfig","version":0.1,"title":"BFB","aspenfile":"BFB.acmf","settings":{},"inputs":{},"outputs":{}}`)
 		model := writeFile(t, dir, "BFB.acmf", "acm model")
 		cli.ok(0, "simulation", "upload", "zzcli_acm", sinter, model)
 		table := cli.ok(0, "simulation", "list").stdout
@@ -263,6 +266,20 @@ func TestCLIEndToEnd(t *testing.T) {
 		}
 		cli.ok(ExitUsage, "session", "watch")
 		cli.ok(ExitUsage, "session", "results", "x", "--format", "xml")
+	})
+
+	t.Run("the stack serves its OpenAPI document", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", st.BaseURL+openapi.Path, nil)
+		req.SetBasicAuth(st.User, st.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(b, openapi.JSON) {
+			t.Fatalf("GET %s: %d, %d bytes (want the %d of functions/openapi)", openapi.Path, resp.StatusCode, len(b), len(openapi.JSON))
+		}
 	})
 
 	t.Run("delete a session and a simulation", func(t *testing.T) {

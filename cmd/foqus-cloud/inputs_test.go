@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,20 @@ func TestUsage(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d saying %q", tc.args, code, errOut.String(), ExitUsage, tc.want)
 		}
+	}
+}
+
+// A configuration is classified as the API would, before anything is sent.
+func TestUploadRefusesUnknownConfiguration(t *testing.T) {
+	t.Parallel()
+	cfg := t.TempDir() + "/flowsheet.json"
+	if err := os.WriteFile(cfg, []byte(`{"hello":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"--url", "http://127.0.0.1:1/dev", "--user", "u", "simulation", "upload", "s", cfg}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	want := cfg + ": configuration is neither a SimSinter configuration (0.1, 0.2, 0.3) nor a FOQUS session"
+	if code != ExitError || !strings.Contains(errOut.String(), want) {
+		t.Fatalf("exit %d, %q; want %d saying %q", code, errOut.String(), ExitError, want)
 	}
 }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/simulations"
 )
 
@@ -74,12 +78,14 @@ func (c *cli) simulationCommand() *cobra.Command {
 
 	var app string
 	var inlineMax int64
+	var signedFlag bool
 	upload := &cobra.Command{
 		Use:   "upload NAME [CONFIGURATION [FILE...]]",
 		Short: "Create or update a simulation: its configuration and model files",
 		Long: `Create or update simulation NAME. CONFIGURATION is a SimSinter configuration
 (ACM, Aspen Plus, a FOQUS user plugin) or a FOQUS session; its application is
-read from it unless --application names one (fake-job takes no configuration).
+read from it unless --application names one (fake-job takes no configuration:
+every FILE is an input).
 Each FILE (the model, extra inputs) is uploaded under its base name: through the
 API up to --inline-max bytes, by a signed URL above that (or always, when
 turbine.cfg says [Simulation] SignedUrl = True).`,
@@ -87,7 +93,7 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, files := args[0], args[1:]
 			var config []byte
-			if len(files) > 0 {
+			if len(files) > 0 && !strings.EqualFold(app, job.AppFakeJob) { // fake-job has no configuration
 				var err error
 				if config, err = os.ReadFile(files[0]); err != nil {
 					return err
@@ -95,6 +101,10 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 				files = files[1:]
 				if app == "" {
 					marker, err := simulations.Classify(config)
+					var he *httpx.Error
+					if errors.As(err, &he) {
+						return fmt.Errorf("%s: %s", args[1], he.Message) // the API's words, without its status
+					}
 					if err != nil {
 						return fmt.Errorf("%s: %w", args[1], err)
 					}
@@ -109,6 +119,10 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 				return err
 			}
 			ctx := cmd.Context()
+			signed := c.signedURL
+			if cmd.Flags().Changed("signed-url") {
+				signed = signedFlag
+			}
 			if err := api.PutSimulation(ctx, name, app); err != nil {
 				return err
 			}
@@ -124,7 +138,7 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 					return err
 				}
 				base, how := filepath.Base(f), "through the API"
-				if c.signedURL || int64(len(body)) > inlineMax {
+				if signed || int64(len(body)) > inlineMax {
 					err, how = api.PutSigned(ctx, name, base, body), "by signed URL"
 				} else {
 					err = api.PutInput(ctx, name, base, body)
@@ -139,6 +153,7 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 		},
 	}
 	upload.Flags().StringVar(&app, "application", "", "the simulation's application (foqus, ACM, AspenPlus, fake-job, foqus-user-plugin)")
+	upload.Flags().BoolVar(&signedFlag, "signed-url", false, "upload every file by signed URL (default: turbine.cfg's [Simulation] SignedUrl)")
 	upload.Flags().Int64Var(&inlineMax, "inline-max", simulations.MaxInlineFile, "largest file uploaded through the API; larger ones go by signed URL")
 
 	del := &cobra.Command{
