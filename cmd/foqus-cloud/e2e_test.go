@@ -28,7 +28,7 @@ import (
 // need the synthesized app and the built worker (make test does both;
 // FOQUS_E2E=1 makes their absence a failure).
 
-func startStack(t *testing.T) *devstack.Stack {
+func startStack(t testing.TB, workers int) *devstack.Stack {
 	t.Helper()
 	root, _ := filepath.Abs("../..")
 	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
@@ -41,7 +41,7 @@ func startStack(t *testing.T) *devstack.Stack {
 		}
 	}
 	st, err := devstack.Start(context.Background(), devstack.Options{
-		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: 2, WorkerBin: worker,
+		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: workers, WorkerBin: worker,
 		User: "carol", Password: "carol-password-1", Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func startStack(t *testing.T) *devstack.Stack {
 // foqusCloud runs one command line as the binary would, with turbine.cfg
 // given by --config and no other environment.
 type foqusCloud struct {
-	t      *testing.T
+	t      testing.TB
 	config string
 }
 
@@ -80,7 +80,7 @@ func (f foqusCloud) ok(want int, args ...string) outcome {
 	return o
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -94,7 +94,7 @@ func hasRoute(method, path string) bool {
 }
 
 func TestCLIEndToEnd(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, 2)
 	dir := t.TempDir()
 	cli := foqusCloud{t: t, config: writeFile(t, dir, "turbine.cfg", st.TurbineConfig())}
 	const sim = "zzcli_fake"
