@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "foqus-cloud:", err)
+	_, _ = fmt.Fprintln(stderr, "foqus-cloud:", err)
 	var ue *usageError
 	var jf *jobsFailedError
 	switch {

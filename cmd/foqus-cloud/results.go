@@ -87,7 +87,7 @@ succeed (or has not finished), unless --allow-failures.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stderr, "session %s: %d jobs exported: %s\n", args[0], len(rows), t)
+			_, _ = fmt.Fprintf(c.stderr, "session %s: %d jobs exported: %s\n", args[0], len(rows), t)
 			return t.verdict(allow)
 		},
 	}

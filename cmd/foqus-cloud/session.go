@@ -40,7 +40,7 @@ func (c *cli) sessionCommand() *cobra.Command {
 				return err
 			}
 			for _, id := range ids {
-				fmt.Fprintln(c.stdout, id)
+				_, _ = fmt.Fprintln(c.stdout, id)
 			}
 			return nil
 		},
@@ -70,7 +70,7 @@ func (c *cli) sessionCommand() *cobra.Command {
 				if err := a.do(api)(cmd, args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintln(c.stdout, args[0])
+				_, _ = fmt.Fprintln(c.stdout, args[0])
 				return nil
 			},
 		})
@@ -92,7 +92,7 @@ JSON file (an array of input objects); "-" reads standard input (--format).`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sim, path := args[0], args[1]
-			var r io.Reader = c.stdin
+			r := io.Reader(c.stdin)
 			if path != "-" {
 				f, err := os.Open(path)
 				if err != nil {
@@ -140,10 +140,10 @@ JSON file (an array of input objects); "-" reads standard input (--format).`,
 					return fmt.Errorf("session %s: %w", sid, err)
 				}
 				submitted += len(part)
-				fmt.Fprintf(c.stderr, "session %s: %d of %d jobs submitted\n", sid, submitted, len(inputs))
+				_, _ = fmt.Fprintf(c.stderr, "session %s: %d of %d jobs submitted\n", sid, submitted, len(inputs))
 			}
-			fmt.Fprintf(c.stderr, "session %s: %d jobs submitted in %.1fs\n", sid, submitted, time.Since(began).Seconds())
-			fmt.Fprintln(c.stdout, sid)
+			_, _ = fmt.Fprintf(c.stderr, "session %s: %d jobs submitted in %.1fs\n", sid, submitted, time.Since(began).Seconds())
+			_, _ = fmt.Fprintln(c.stdout, sid)
 			return nil
 		},
 	}

@@ -43,9 +43,9 @@ func (c *cli) simulationCommand() *cobra.Command {
 				return writeJSON(c.stdout, sims)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tAPPLICATION")
+			_, _ = fmt.Fprintln(tw, "NAME\tAPPLICATION")
 			for _, s := range sims {
-				fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Application)
+				_, _ = fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Application)
 			}
 			return tw.Flush()
 		},
@@ -67,9 +67,9 @@ func (c *cli) simulationCommand() *cobra.Command {
 				return writeJSON(c.stdout, sim)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "NAME\t%s\nAPPLICATION\t%s\n", sim.Name, sim.Application)
+			_, _ = fmt.Fprintf(tw, "NAME\t%s\nAPPLICATION\t%s\n", sim.Name, sim.Application)
 			for _, in := range sim.StagedInputs {
-				fmt.Fprintf(tw, "FILE\t%s\n", in.Name)
+				_, _ = fmt.Fprintf(tw, "FILE\t%s\n", in.Name)
 			}
 			return tw.Flush()
 		},
@@ -130,7 +130,7 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 				if err := api.PutInput(ctx, name, simulations.Configuration, config); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.stderr, "configuration %s uploaded\n", args[1])
+				_, _ = fmt.Fprintf(c.stderr, "configuration %s uploaded\n", args[1])
 			}
 			for _, f := range files {
 				body, err := os.ReadFile(f)
@@ -146,9 +146,9 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.stderr, "%s (%d bytes) uploaded %s\n", base, len(body), how)
+				_, _ = fmt.Fprintf(c.stderr, "%s (%d bytes) uploaded %s\n", base, len(body), how)
 			}
-			fmt.Fprintln(c.stdout, name)
+			_, _ = fmt.Fprintln(c.stdout, name)
 			return nil
 		},
 	}
@@ -166,7 +166,7 @@ turbine.cfg says [Simulation] SignedUrl = True).`,
 			if err := api.DeleteSimulation(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.stdout, args[0])
+			_, _ = fmt.Fprintln(c.stdout, args[0])
 			return nil
 		},
 	}

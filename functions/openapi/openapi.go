@@ -137,7 +137,7 @@ func Document() ([]byte, error) {
 	}
 	if len(extra) > 0 {
 		sort.Strings(extra)
-		return nil, fmt.Errorf("Operations without a route in api.Routes: %s", strings.Join(extra, ", "))
+		return nil, fmt.Errorf("operations without a route in api.Routes: %s", strings.Join(extra, ", "))
 	}
 	schemas["ErrorBody"] = schemaOf(ErrorBody{}, schemas)
 	schemas["GatewayError"] = schemaOf(GatewayError{}, schemas)

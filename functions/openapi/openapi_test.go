@@ -109,7 +109,7 @@ func TestDocumentRefusesDrift(t *testing.T) {
 		t.Fatalf("undocumented route: %v", err)
 	}
 	api.Routes = saved[1:]
-	if _, err := Document(); err == nil || !strings.Contains(err.Error(), "Operations without a route in api.Routes: "+saved[0].Method+" "+saved[0].Path) {
+	if _, err := Document(); err == nil || !strings.Contains(err.Error(), "operations without a route in api.Routes: "+saved[0].Method+" "+saved[0].Path) {
 		t.Fatalf("route gone: %v", err)
 	}
 }
