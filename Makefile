@@ -12,6 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_HOME ?= $(CURDIR)/.cache/cdk
 
 GOLANGCI_LINT_VERSION := v2.15.0
+ACTIONLINT_VERSION := v1.7.12
 
 # The Python interpreter that has moto and cfn-lint (TOOLCHAIN.md): python3 on
 # PATH, else pyenv's. Found once (sub-makes inherit it); tests read MOTO_PYTHON.
@@ -22,7 +23,7 @@ MOTO_PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do $$p -c 'import importli
 endif
 export MOTO_PYTHON
 
-.PHONY: help test build bench lint python tools clean
+.PHONY: help test build bench lint python tools clean openapi
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,15 +44,22 @@ test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora
 bench: python build synth ## print throughput and latency figures against moto (store, handlers, worker, end to end)
 	go test -run '^$$' -bench . -benchtime 1x ./...
 
-lint: $(TOOLS)/golangci-lint ## gofmt, go vet and golangci-lint on every module
+openapi: ## write functions/openapi/openapi.json from core/api's routes and the handlers' types (served at GET /openapi.json)
+	go test -count=1 -run '^TestDocumentIsCurrent$$' ./functions/openapi -update
+
+lint: $(TOOLS)/golangci-lint $(TOOLS)/actionlint ## gofmt, go vet and golangci-lint on every module, actionlint on the workflows
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	go vet ./... ./infra/...
 	$(TOOLS)/golangci-lint run ./... ./infra/...
+	$(TOOLS)/actionlint
 
 $(TOOLS)/golangci-lint:
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-tools: $(TOOLS)/golangci-lint ## install every pinned tool
+$(TOOLS)/actionlint:
+	GOBIN=$(TOOLS) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+tools: $(TOOLS)/golangci-lint $(TOOLS)/actionlint ## install every pinned tool
 
 clean: ## remove build outputs (caches stay)
 	rm -rf $(BUILD) cdk.out

@@ -65,6 +65,9 @@ func run() error {
 	if _, err := stacks.Build(app, st, buildDir); err != nil {
 		return err
 	}
+	if _, err := stacks.BuildCI(app, st); err != nil {
+		return err
+	}
 	asm := app.Synth(nil)
 	var errs int
 	for _, stack := range *asm.Stacks() {

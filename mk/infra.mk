@@ -9,7 +9,7 @@ CDK_APP := $(CURDIR)/.cache/bin/foqus-cdk
 CDK_OUT := $(CURDIR)/cdk.out
 CDK_DEPLOY_FLAGS ?= --require-approval broadening
 
-.PHONY: synth deploy cdk-cli cdk-bootstrap cdk-app
+.PHONY: synth deploy diff cdk-cli cdk-bootstrap cdk-app
 synth: build-functions ## synthesize the CDK app for STAGE into cdk.out/ (again only when an input changed)
 	@$(MAKE) --no-print-directory $(CDK_OUT)/.synth-$(STAGE)
 
@@ -45,3 +45,8 @@ cdk-app:
 
 deploy: synth $(CDK) ## deploy STAGE with the pinned aws-cdk CLI
 	$(CDK) deploy --app $(CDK_OUT) --all $(CDK_DEPLOY_FLAGS)
+
+# --no-change-set: read the deployed template (the CDK lookup role is enough)
+# instead of creating a change set (which needs the deploy role).
+diff: synth $(CDK) ## show what deploying STAGE would change (AWS credentials of the stage)
+	$(CDK) diff --app $(CDK_OUT) --all --no-change-set

@@ -28,6 +28,7 @@ var env = map[string][]string{
 	FnInputPut:        {resource.EnvSimulationBucket},
 	FnInputGet:        {resource.EnvSimulationBucket},
 	FnInputSignedURL:  {resource.EnvSimulationBucket},
+	FnOpenAPI:         {},
 	FnUpdateProcessor: append([]string{resource.EnvResourcesTable, resource.EnvArchiveQueueURL}, monitorPush...),
 	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
 	FnConsumerList:    {resource.EnvResourcesTable},

@@ -22,6 +22,7 @@ const (
 	FnInputPut        = "put-simulation-input"
 	FnInputGet        = "get-simulation-input-file"
 	FnInputSignedURL  = "post-simulation-signed-url"
+	FnOpenAPI         = "get-openapi"
 	FnUpdateProcessor = "foqus-update-processor"
 	FnSimulationDel   = "delete-simulation"
 	FnConsumerList    = "get-consumer-list"
@@ -88,6 +89,7 @@ var Routes = []Route{
 	{"GET", "/simulation/{name}/input/{path+}", FnInputGet},
 	{"PUT", "/simulation/{name}/input/{path+}", FnInputPut},
 	{"POST", "/simulation/{name}/input/{path+}", FnInputSignedURL},
+	{"GET", "/openapi.json", FnOpenAPI}, // this API's OpenAPI document (functions/openapi)
 }
 
 // Functions lists every Lambda function: the route handlers, the authorizer,

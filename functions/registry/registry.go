@@ -36,6 +36,7 @@ import (
 	"github.com/foqus-cloud/stack/functions/httpx"
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/monitor"
+	"github.com/foqus-cloud/stack/functions/openapi"
 	"github.com/foqus-cloud/stack/functions/results"
 	"github.com/foqus-cloud/stack/functions/sessions"
 	"github.com/foqus-cloud/stack/functions/simulations"
@@ -302,6 +303,8 @@ func (b *Builder) HTTP(name string) (httpx.Handler, error) {
 		return b.SimulationDelete()
 	case api.FnConsumerList:
 		return b.ConsumerList()
+	case api.FnOpenAPI:
+		return b.OpenAPI()
 	}
 	return nil, fmt.Errorf("registry: %q is not an HTTP function", name)
 }
@@ -317,6 +320,11 @@ func (b *Builder) handler(name string, h func() httpx.UserHandler) (httpx.Handle
 // Applications builds the handler of get-application.
 func (b *Builder) Applications() (httpx.Handler, error) {
 	return b.handler(api.FnApplications, func() httpx.UserHandler { return simulations.ListApplications })
+}
+
+// OpenAPI builds the handler of get-openapi: the committed document.
+func (b *Builder) OpenAPI() (httpx.Handler, error) {
+	return b.handler(api.FnOpenAPI, func() httpx.UserHandler { return openapi.Serve })
 }
 
 func (b *Builder) sessions() *sessions.Service { return &sessions.Service{Store: b.store()} }

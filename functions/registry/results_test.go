@@ -16,6 +16,7 @@ import (
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/openapi"
 )
 
 // The G2 client's fixed generator and a second, independent reader.
@@ -207,6 +208,10 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	}
 	covered["get-consumer-list"] = true
 	covered["get-session-list"], covered["get-simulation-root"], covered["get-application"] = true, true, true
+	if r := e.ok("GET", "/openapi.json", "bob", "", nil); r.Body != string(openapi.JSON) { // the same for everyone, nobody's data
+		t.Fatalf("bob's OpenAPI document: %d bytes", len(r.Body))
+	}
+	covered["get-openapi"] = true
 
 	// Creating routes make bob's own.
 	var bobs []string
