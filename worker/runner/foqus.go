@@ -111,6 +111,7 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	}
 	cmd := exec.Command(f.Python, f.args(j, turbine)...)
 	cmd.Dir = j.Dir
+	defer f.endAspen(time.Now(), log)
 	runErr := runTree(ctx, child{cmd: cmd, program: "FOQUS", log: log, grace: grace, stopDir: j.Dir})
 	rep := readReport(j.Dir)
 	var ee *ExitError
@@ -129,6 +130,18 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	res, err := parseOutput(raw, rep)
 	res.Message = scrub(res.Message, j.Dir)
 	return res, err
+}
+
+// endAspen ends the Aspen processes COM started for the job (outside its
+// tree), noting them in the run log: they hold a licence seat each.
+func (f FOQUS) endAspen(since time.Time, log io.Writer) {
+	ended, err := endAspen(since)
+	for _, p := range ended {
+		fmt.Fprintf(log, "foqus-worker: ended %s (pid %d), started by the job outside its tree\n", p.Name, p.PID)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "foqus-worker: ending Aspen: %v\n", err)
+	}
 }
 
 // driverReport is the driver's report.json.
