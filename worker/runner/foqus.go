@@ -111,8 +111,12 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	}
 	cmd := exec.Command(f.Python, f.args(j, turbine)...)
 	cmd.Dir = j.Dir
-	defer f.endAspen(time.Now(), log)
-	runErr := runTree(ctx, child{cmd: cmd, program: "FOQUS", log: log, grace: grace, stopDir: j.Dir})
+	since := time.Now()
+	defer f.endAspen(since, log)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchDialogs(runCtx, cancel, since, DialogEvery, DialogAfter, listWindows)
+	runErr := runTree(runCtx, child{cmd: cmd, program: "FOQUS", log: log, grace: grace, stopDir: j.Dir})
 	rep := readReport(j.Dir)
 	var ee *ExitError
 	switch {
