@@ -95,7 +95,15 @@ func work(ctx context.Context, source string, s config.Settings, log *slog.Logge
 		}
 		log.Info("aws requests", args...)
 	}()
-	if s, err = config.Resolve(ctx, source, s, cfg); err != nil {
+	s, err = config.Resolve(ctx, source, s, cfg)
+	if errors.Is(err, config.ErrNoStage) {
+		// An image build or test instance: idle until stopped, instead of an
+		// exit the SCM would answer with restart after restart.
+		log.Info("no stage tag: not a worker of any stage; idling until stopped", "reason", err)
+		<-ctx.Done()
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	if s.Stack.Region != "" {
