@@ -263,3 +263,34 @@ func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
 }
+
+// A killed FOQUS run is asked to stop (the stop file) and given its grace
+// period: the driver stops TurbineLite's consumers and exits before the
+// tree is killed.
+func TestFOQUSKillGivesTheDriverItsGrace(t *testing.T) {
+	st := srv.Stack(t)
+	s3c := awsconf.NewS3(st.Config)
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "hang", FOQUSSession), `{"flowsheet":{"nodes":{}}}`)
+	j := Job{Key: job.Key{User: "alice", Session: uuid.NewString(), ID: uuid.NewString()}, Application: job.AppFOQUS,
+		Simulation: "hang", Input: json.RawMessage(`{}`), Dir: t.TempDir()}
+	t.Setenv(envFakePython, "hang")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	run, err := (FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0], Grace: time.Minute}).Stage(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("killed by the test")
+	time.AfterFunc(500*time.Millisecond, func() { cancel(cause) })
+	start := time.Now()
+	_, err = run(ctx)
+	var ke *KilledError
+	if !errors.As(err, &ke) || !errors.Is(err, cause) {
+		t.Fatalf("run = %v, want a KilledError with the cause", err)
+	}
+	if _, serr := os.Stat(filepath.Join(j.Dir, "stopped")); serr != nil {
+		t.Fatal("the driver was killed without being asked to stop")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("stop took %v: the run waited out its grace instead of ending when the driver did", d)
+	}
+}
