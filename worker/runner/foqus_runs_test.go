@@ -59,7 +59,7 @@ var foqusCases = []foqusCase{
 
 // stageCase puts the case's simulations into the simulation bucket and
 // returns its job.
-func stageCase(t *testing.T, c foqusCase, put func(sim, rel string, body []byte)) Job {
+func stageCase(t testing.TB, c foqusCase, put func(sim, rel string, body []byte)) Job {
 	t.Helper()
 	sim := "case_" + c.name
 	session := []byte(`{"Type":"something else"}`)
@@ -293,4 +293,36 @@ func TestFOQUSKillGivesTheDriverItsGrace(t *testing.T) {
 	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("stop took %v: the run waited out its grace instead of ending when the driver did", d)
 	}
+}
+
+// BenchmarkFOQUSJob runs ok_two through the foqus runner with real FOQUS
+// (FOQUS_PYTHON) and reports the wall time per job, start-up included, and
+// the part of it that is FOQUS's import (the driver measures it).
+func BenchmarkFOQUSJob(b *testing.B) {
+	py := os.Getenv(EnvFOQUSPython)
+	if py == "" {
+		b.Skip("FOQUS_PYTHON is unset: set it to a python3 where `import foqus_lib` works")
+	}
+	b.Setenv("HOME", b.TempDir())
+	st := srv.Stack(b)
+	s3c := awsconf.NewS3(st.Config)
+	runner := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: py}
+	c := foqusCases[0]
+	var wall, imp time.Duration
+	for b.Loop() {
+		j := stageCase(b, c, func(sim, rel string, body []byte) {
+			put(b, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", sim, rel), string(body))
+		})
+		start := time.Now()
+		res, err := runJob(context.Background(), runner, j)
+		wall += time.Since(start)
+		if err != nil || res.GraphError != 0 {
+			b.Fatalf("ok_two: %+v, %v", res, err)
+		}
+		imp += time.Duration(readReport(j.Dir).ImportSeconds * float64(time.Second))
+	}
+	n := float64(b.N)
+	b.ReportMetric(wall.Seconds()/n, "s/job")
+	b.ReportMetric(imp.Seconds()/n, "import-s/job")
+	b.ReportMetric(imp.Seconds()/wall.Seconds()*100, "import-%")
 }

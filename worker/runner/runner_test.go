@@ -297,7 +297,7 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, c *s3.Client, bucket, key, body string) {
+func put(t testing.TB, c *s3.Client, bucket, key, body string) {
 	t.Helper()
 	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)
