@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/foqus-cloud/stack/core/scaling"
 )
 
 // DefaultStage is deployed when no -c stage=<name> is given.
@@ -36,6 +38,14 @@ type Stage struct {
 	JobLeaseMinutes    int    `json:"jobLeaseMinutes"`    // job queue visibility timeout; the worker extends it
 	DataExpirationDays int    `json:"dataExpirationDays"` // session objects expire after this many days
 	Image              *Image `json:"image,omitempty"`    // the worker image pipeline; none without it
+	// Scaling overrides core/scaling's defaults; the simulator reads the same object.
+	Scaling scaling.Overrides `json:"scaling,omitempty"`
+}
+
+// ScalingParams are the stage's fleet scaling numbers (validated by Validate).
+func (s Stage) ScalingParams() scaling.Params {
+	p, _ := s.Scaling.Resolve(s.MinWorkers, s.MaxWorkers)
+	return p
 }
 
 // Image holds the recipe parameter values of the worker image's Image Builder
@@ -73,6 +83,9 @@ func (s Stage) Validate() error {
 	}
 	if s.JobLeaseMinutes < 1 || s.JobLeaseMinutes > 720 {
 		errs = append(errs, fmt.Errorf("jobLeaseMinutes %d: SQS allows 1..720", s.JobLeaseMinutes))
+	}
+	if _, err := s.Scaling.Resolve(s.MinWorkers, s.MaxWorkers); err != nil {
+		errs = append(errs, fmt.Errorf("scaling: %w", err))
 	}
 	if s.DataExpirationDays < 1 {
 		errs = append(errs, fmt.Errorf("dataExpirationDays %d must be >= 1", s.DataExpirationDays))

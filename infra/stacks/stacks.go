@@ -110,19 +110,9 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	})
 	s.Service.AddStackDependency(s.Data, jsii.String("uses the tables and buckets"))
 
-	s.Tables = data.New(s.Data, "Data", st)
-	s.Messaging = messaging.New(s.Service, "Messaging", st)
-	fns, err := functions.New(s.Service, "Functions", st, buildDir, s.Tables, s.Messaging)
-	if err != nil {
+	if err := s.wire(st, buildDir); err != nil {
 		return nil, err
 	}
-	s.Functions = fns
-	s.API = api.New(s.Service, "Api", st, fns.ByName)
-	s.Workers = workers.New(s.Service, "Workers", st, s.Tables, s.Messaging)
-	if err := s.imagePipeline(st); err != nil {
-		return nil, err
-	}
-	s.Monitoring = monitoring.New(s.Service, "Monitoring", st, s.Messaging, s.API, fns.ByName, s.Workers)
 
 	// CloudFormation's dashboard resource takes no tags (cfn-lint E3002).
 	// moto 5.2.1 fails on Tags of a KMS key (KeyError 'TagKey') and of an SSM
@@ -138,6 +128,36 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	suppress(s)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return s, nil
+}
+
+// wire declares the constructs, each given what it uses through its Props.
+func (s *Stage) wire(st config.Stage, buildDir string) error {
+	d := data.New(s.Data, "Data", &data.Props{Stage: st})
+	m := messaging.New(s.Service, "Messaging", &messaging.Props{Stage: st})
+	fns, err := functions.New(s.Service, "Functions", &functions.Props{
+		Stage: st, BuildDir: buildDir,
+		UsersTable: d.UsersTable, ResourcesTable: d.ResourcesTable,
+		SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
+		JobTopic: m.JobTopic, UpdateTopic: m.UpdateTopic, UpdateQueue: m.UpdateQueue,
+	})
+	if err != nil {
+		return err
+	}
+	a := api.New(s.Service, "Api", &api.Props{Stage: st, Functions: fns.ByName})
+	w := workers.New(s.Service, "Workers", &workers.Props{
+		Stage: st, JobQueue: m.JobQueue, UpdateTopic: m.UpdateTopic,
+		ResourcesTable: d.ResourcesTable, SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
+	})
+	s.Tables, s.Messaging, s.Functions, s.API, s.Workers = d, m, fns, a, w
+	if err := s.imagePipeline(st); err != nil {
+		return err
+	}
+	s.Monitoring = monitoring.New(s.Service, "Monitoring", &monitoring.Props{
+		Stage: st, AlertTopic: m.AlertTopic,
+		JobQueue: m.JobQueue, UpdateQueue: m.UpdateQueue, JobDLQ: m.JobDLQ, UpdateDLQ: m.UpdateDLQ,
+		RestAPI: a.RestAPI, Functions: fns.ByName, InService: w.InService, Heartbeat: w.Heartbeat,
+	})
+	return nil
 }
 
 // imagePipeline declares the worker image pipeline when the stage gives its
@@ -160,6 +180,9 @@ func (s *Stage) imagePipeline(st config.Stage) error {
 	case len(missing) > 0:
 		return fmt.Errorf("stage %s: image.parameters lacks %s (see ami/README.md)", st.Name, strings.Join(missing, ", "))
 	}
-	s.Image, err = imagepipeline.New(s.Service, "ImagePipeline", st, s.Tables.Artifacts, s.Workers.Vpc, s.Workers.Security)
+	s.Image, err = imagepipeline.New(s.Service, "ImagePipeline", &imagepipeline.Props{
+		Stage: st, Artifacts: s.Tables.Artifacts,
+		Subnet: (*s.Workers.Vpc.PublicSubnets())[0], Security: s.Workers.Security,
+	})
 	return err
 }

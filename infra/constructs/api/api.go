@@ -3,8 +3,6 @@
 package api
 
 import (
-	"regexp"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -30,12 +28,25 @@ type API struct {
 	AccessLogs awslogs.LogGroup
 }
 
-var pathParam = regexp.MustCompile(`\{([A-Za-z0-9_]+)\+?\}`)
+// Props configure the API.
+type Props struct {
+	Stage     config.Stage
+	Functions map[string]awslambda.IFunction // by core/api function base name
+}
 
-// New declares the API; fns maps every core/api function base name to its function.
-func New(scope constructs.Construct, id string, st config.Stage, fns map[string]awslambda.Function) *API {
+// New declares the API with its authorizer and every route.
+func New(scope constructs.Construct, id string, props *Props) *API {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	a := &API{Construct: c}
+	a.restAPI(props.Stage)
+	a.authorizer(props.Stage, props.Functions[coreapi.FnAuthorizer])
+	a.routes(props.Stage, props.Functions)
+	return a
+}
+
+// restAPI declares the API with its stage settings, CORS and access logs.
+func (a *API) restAPI(st config.Stage) {
+	c := a.Construct
 	a.AccessLogs = awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays(st.RetentionName()),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -72,13 +83,21 @@ func New(scope constructs.Construct, id string, st config.Stage, fns map[string]
 			ResponseHeaders: &map[string]*string{"Access-Control-Allow-Origin": jsii.String("'*'")},
 		})
 	}
+}
 
-	a.Authorizer = awsapigateway.NewRequestAuthorizer(c, jsii.String("BasicAuth"), &awsapigateway.RequestAuthorizerProps{
+// authorizer declares the REQUEST authorizer on the Authorization header.
+func (a *API) authorizer(st config.Stage, fn awslambda.IFunction) {
+	a.Authorizer = awsapigateway.NewRequestAuthorizer(a.Construct, jsii.String("BasicAuth"), &awsapigateway.RequestAuthorizerProps{
 		AuthorizerName:  jsii.String(resource.Name(coreapi.FnAuthorizer, st.Name)),
-		Handler:         fns[coreapi.FnAuthorizer],
+		Handler:         fn,
 		IdentitySources: jsii.Strings(*awsapigateway.IdentitySource_Header(jsii.String("Authorization"))),
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(AuthorizerCacheSeconds)),
 	})
+}
+
+// routes declares every core/api route as a Lambda proxy integration behind
+// the authorizer.
+func (a *API) routes(st config.Stage, fns map[string]awslambda.IFunction) {
 	validator := a.RestAPI.AddRequestValidator(jsii.String("Params"), &awsapigateway.RequestValidatorOptions{
 		RequestValidatorName:      jsii.String("foqus-" + st.Name),
 		ValidateRequestParameters: jsii.Bool(true),
@@ -87,8 +106,8 @@ func New(scope constructs.Construct, id string, st config.Stage, fns map[string]
 
 	for _, r := range coreapi.Routes {
 		params := map[string]*bool{}
-		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
-			params["method.request.path."+m[1]] = jsii.Bool(true)
+		for _, name := range r.Params() {
+			params["method.request.path."+name] = jsii.Bool(true)
 		}
 		a.RestAPI.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method),
 			awsapigateway.NewLambdaIntegration(fns[r.Function], &awsapigateway.LambdaIntegrationOptions{
@@ -102,5 +121,4 @@ func New(scope constructs.Construct, id string, st config.Stage, fns map[string]
 				RequestParameters: &params,
 			})
 	}
-	return a
 }

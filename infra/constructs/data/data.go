@@ -13,28 +13,45 @@ import (
 	"github.com/foqus-cloud/stack/infra/config"
 )
 
+// Props configure the data construct.
+type Props struct {
+	Stage config.Stage
+}
+
 // Data holds the stateful resources of one stage.
 type Data struct {
 	constructs.Construct
-	UsersTable       awsdynamodb.Table
-	ResourcesTable   awsdynamodb.Table
-	SessionBucket    awss3.Bucket
-	SimulationBucket awss3.Bucket
-	Artifacts        awss3.Bucket // installers and the worker binary for the image pipeline
-	AccessLogs       awss3.Bucket
+	UsersTable       awsdynamodb.ITable
+	ResourcesTable   awsdynamodb.ITable
+	SessionBucket    awss3.IBucket
+	SimulationBucket awss3.IBucket
+	Artifacts        awss3.IBucket // installers and the worker binary for the image pipeline
+	AccessLogs       awss3.IBucket
 }
 
 // New declares the tables and buckets. In a retaining stage (prod) they
 // survive stack deletion and the tables refuse deletion; elsewhere they are
 // destroyed with the stack (a non-empty bucket then fails to delete, on purpose:
 // no auto-delete custom resource).
-func New(scope constructs.Construct, id string, st config.Stage) *Data {
+func New(scope constructs.Construct, id string, props *Props) *Data {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	removal := awscdk.RemovalPolicy_DESTROY
-	if st.Retain() {
-		removal = awscdk.RemovalPolicy_RETAIN
-	}
+	st := props.Stage
 	d := &Data{Construct: c}
+	d.tables(st)
+	d.buckets(st)
+	return d
+}
+
+func removalPolicy(st config.Stage) awscdk.RemovalPolicy {
+	if st.Retain() {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// tables declares the users and resources tables.
+func (d *Data) tables(st config.Stage) {
+	c, removal := d.Construct, removalPolicy(st)
 
 	d.UsersTable = awsdynamodb.NewTable(c, jsii.String("Users"), &awsdynamodb.TableProps{
 		TableName:    jsii.String(resource.Name(resource.UsersTable, st.Name)),
@@ -48,7 +65,7 @@ func New(scope constructs.Construct, id string, st config.Stage) *Data {
 		RemovalPolicy:      removal,
 	})
 
-	d.ResourcesTable = awsdynamodb.NewTable(c, jsii.String("Resources"), &awsdynamodb.TableProps{
+	resources := awsdynamodb.NewTable(c, jsii.String("Resources"), &awsdynamodb.TableProps{
 		TableName:           jsii.String(resource.Name(resource.ResourcesTable, st.Name)),
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(resource.PK), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(resource.SK), Type: awsdynamodb.AttributeType_STRING},
@@ -65,13 +82,19 @@ func New(scope constructs.Construct, id string, st config.Stage) *Data {
 		{resource.PendingIndex, resource.PendingSeq},
 		{resource.FinishedIndex, resource.FinishedSeq},
 	} {
-		d.ResourcesTable.AddLocalSecondaryIndex(&awsdynamodb.LocalSecondaryIndexProps{
+		resources.AddLocalSecondaryIndex(&awsdynamodb.LocalSecondaryIndexProps{
 			IndexName:      jsii.String(lsi.name),
 			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(lsi.key), Type: awsdynamodb.AttributeType_NUMBER},
 			ProjectionType: awsdynamodb.ProjectionType_ALL,
 		})
 	}
+	d.ResourcesTable = resources
+}
 
+// buckets declares the session, simulation and artifacts buckets and the
+// bucket receiving their access logs.
+func (d *Data) buckets(st config.Stage) {
+	c, removal := d.Construct, removalPolicy(st)
 	account, region := *awscdk.Aws_ACCOUNT_ID(), *awscdk.Aws_REGION()
 	// The log bucket itself cannot log to itself usefully; SSE-S3 is the only
 	// encryption S3 server access logging delivers into.
@@ -126,5 +149,4 @@ func New(scope constructs.Construct, id string, st config.Stage) *Data {
 		NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(90)),
 		AbortIncompleteMultipartUploadAfter: abort,
 	}})
-	return d
 }

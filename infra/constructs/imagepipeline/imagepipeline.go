@@ -68,9 +68,18 @@ func Missing(st config.Stage) ([]string, error) {
 	return missing, nil
 }
 
-// New declares the pipeline. The build instance runs in the workers' public
-// subnet with their security group (no inbound; SSM for Image Builder's agent).
-func New(scope constructs.Construct, id string, st config.Stage, artifacts awss3.IBucket, vpc awsec2.IVpc, sg awsec2.ISecurityGroup) (*Pipeline, error) {
+// Props are where the pipeline builds and what it reads.
+type Props struct {
+	Stage     config.Stage
+	Artifacts awss3.IBucket // installers the components download
+	Subnet    awsec2.ISubnet
+	Security  awsec2.ISecurityGroup
+}
+
+// New declares the pipeline. The build instance runs in the workers' subnet
+// with their security group (no inbound; SSM for Image Builder's agent).
+func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error) {
+	st, artifacts := props.Stage, props.Artifacts
 	if st.Image == nil {
 		return nil, fmt.Errorf("stage %s has no image settings", st.Name)
 	}
@@ -168,8 +177,8 @@ func New(scope constructs.Construct, id string, st config.Stage, artifacts awss3
 		Name:                       jsii.String(name),
 		InstanceProfileName:        profile.InstanceProfileName(),
 		InstanceTypes:              jsii.Strings(instanceType),
-		SubnetId:                   (*vpc.PublicSubnets())[0].SubnetId(),
-		SecurityGroupIds:           jsii.Strings(*sg.SecurityGroupId()),
+		SubnetId:                   props.Subnet.SubnetId(),
+		SecurityGroupIds:           jsii.Strings(*props.Security.SecurityGroupId()),
 		TerminateInstanceOnFailure: jsii.Bool(true),
 		InstanceMetadataOptions: &awsimagebuilder.CfnInfrastructureConfiguration_InstanceMetadataOptionsProperty{
 			HttpTokens: jsii.String("required"), HttpPutResponseHopLimit: jsii.Number(2),

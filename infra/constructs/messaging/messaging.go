@@ -25,32 +25,45 @@ const MaxReceiveCount = 5
 // update processor's timeout, as AWS advises for SQS event sources.
 const UpdateVisibility = 6 * 60 // seconds
 
+// Props configure the messaging construct.
+type Props struct {
+	Stage config.Stage
+}
+
 // Messaging holds the topics and queues of one stage.
 type Messaging struct {
 	constructs.Construct
-	Key         awskms.Key // encrypts the topics (SNS needs a KMS key; queues use SSE-SQS)
-	JobTopic    awssns.Topic
-	UpdateTopic awssns.Topic
-	AlertTopic  awssns.Topic
-	JobQueue    awssqs.Queue
-	UpdateQueue awssqs.Queue
-	JobDLQ      awssqs.Queue
-	UpdateDLQ   awssqs.Queue
+	Key         awskms.IKey // encrypts the topics (SNS needs a KMS key; queues use SSE-SQS)
+	JobTopic    awssns.ITopic
+	UpdateTopic awssns.ITopic
+	AlertTopic  awssns.ITopic
+	JobQueue    awssqs.IQueue
+	UpdateQueue awssqs.IQueue
+	JobDLQ      awssqs.IQueue
+	UpdateDLQ   awssqs.IQueue
 }
 
 // New declares SNS job topic -> job queue (only job.submit events) and SNS
 // update topic -> update queue, both with raw delivery, and the alert topic.
-func New(scope constructs.Construct, id string, st config.Stage) *Messaging {
+func New(scope constructs.Construct, id string, props *Props) *Messaging {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	m := &Messaging{Construct: c}
+	m.topics(props.Stage)
+	m.queues(props.Stage)
+	m.subscriptions()
+	return m
+}
 
-	m.Key = awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
+// topics declares the topic key and the job, update and alert topics.
+func (m *Messaging) topics(st config.Stage) {
+	c := m.Construct
+	key := awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
 		Description:       jsii.String(fmt.Sprintf("FOQUS %s: encrypts the SNS topics", st.Name)),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY, // protects only messages in flight
 	})
 	// CloudWatch alarms publish to the encrypted alert topic; the key must let them.
-	m.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsPublish"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
@@ -61,15 +74,20 @@ func New(scope constructs.Construct, id string, st config.Stage) *Messaging {
 	topic := func(id, base string) awssns.Topic {
 		return awssns.NewTopic(c, jsii.String(id), &awssns.TopicProps{
 			TopicName:  jsii.String(resource.Name(base, st.Name)),
-			MasterKey:  m.Key,
+			MasterKey:  key,
 			EnforceSSL: jsii.Bool(true),
 		})
 	}
 	m.JobTopic = topic("JobTopic", resource.JobTopic)
 	m.UpdateTopic = topic("UpdateTopic", resource.UpdateTopic)
 	m.AlertTopic = topic("AlertTopic", resource.AlertTopic)
+	m.Key = key
+}
 
-	queue := func(id, base string, visibility float64, dlq awssqs.Queue) awssqs.Queue {
+// queues declares the job and update queues and their dead-letter queues.
+func (m *Messaging) queues(st config.Stage) {
+	c := m.Construct
+	queue := func(id, base string, visibility float64, dlq awssqs.IQueue) awssqs.IQueue {
 		props := &awssqs.QueueProps{
 			QueueName:         jsii.String(resource.Name(base, st.Name)),
 			Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
@@ -89,6 +107,11 @@ func New(scope constructs.Construct, id string, st config.Stage) *Messaging {
 	// while it does; the initial lease covers staging and the first extension.
 	m.JobQueue = queue("JobQueue", resource.JobQueue, float64(st.JobLeaseMinutes*60), m.JobDLQ)
 	m.UpdateQueue = queue("UpdateQueue", resource.UpdateQueue, UpdateVisibility, m.UpdateDLQ)
+}
+
+// subscriptions feed the queues from their topics with raw delivery; the job
+// queue takes only job.submit events.
+func (m *Messaging) subscriptions() {
 
 	m.JobTopic.AddSubscription(awssnssubscriptions.NewSqsSubscription(m.JobQueue, &awssnssubscriptions.SqsSubscriptionProps{
 		RawMessageDelivery: jsii.Bool(true),
@@ -101,5 +124,4 @@ func New(scope constructs.Construct, id string, st config.Stage) *Messaging {
 	m.UpdateTopic.AddSubscription(awssnssubscriptions.NewSqsSubscription(m.UpdateQueue, &awssnssubscriptions.SqsSubscriptionProps{
 		RawMessageDelivery: jsii.Bool(true),
 	}))
-	return m
 }

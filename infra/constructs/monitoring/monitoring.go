@@ -7,17 +7,17 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/infra/config"
-	apic "github.com/foqus-cloud/stack/infra/constructs/api"
-	"github.com/foqus-cloud/stack/infra/constructs/messaging"
-	"github.com/foqus-cloud/stack/infra/constructs/workers"
 )
 
 // Monitoring is the dashboard and alarms of one stage.
@@ -27,11 +27,34 @@ type Monitoring struct {
 	Alarms    []awscloudwatch.Alarm
 }
 
-// New declares the alarms (each notifying m.AlertTopic) and the dashboard.
-func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Messaging, a *apic.API, fns map[string]awslambda.Function, w *workers.Workers) *Monitoring {
+// Props are what the alarms and the dashboard watch.
+type Props struct {
+	Stage       config.Stage
+	AlertTopic  awssns.ITopic
+	JobQueue    awssqs.IQueue
+	UpdateQueue awssqs.IQueue
+	JobDLQ      awssqs.IQueue
+	UpdateDLQ   awssqs.IQueue
+	RestAPI     awsapigateway.RestApi // its metric helpers are not on IRestApi
+	Functions   map[string]awslambda.IFunction
+	InService   awscloudwatch.Metric // workers in service
+	Heartbeat   awscloudwatch.Metric // worker heartbeats
+}
+
+// New declares the alarms (each notifying the alert topic) and the dashboard.
+func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	mon := &Monitoring{Construct: c}
-	notify := awscloudwatchactions.NewSnsAction(m.AlertTopic)
+	mon.alarms(props)
+	mon.dashboard(props)
+	return mon
+}
+
+// alarms declares the alarms: dead letters, API 5xx, function errors, a
+// silent fleet.
+func (mon *Monitoring) alarms(p *Props) {
+	c, st, fns := mon.Construct, p.Stage, p.Functions
+	notify := awscloudwatchactions.NewSnsAction(p.AlertTopic)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	alarm := func(id, desc string, metric awscloudwatch.IMetric, periods float64, missing awscloudwatch.TreatMissingData) {
 		al := awscloudwatch.NewAlarm(c, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -52,13 +75,13 @@ func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Me
 		dlq interface {
 			MetricApproximateNumberOfMessagesVisible(*awscloudwatch.MetricOptions) awscloudwatch.Metric
 		}
-	}{{"job-dlq-not-empty", m.JobDLQ}, {"update-dlq-not-empty", m.UpdateDLQ}} {
+	}{{"job-dlq-not-empty", p.JobDLQ}, {"update-dlq-not-empty", p.UpdateDLQ}} {
 		alarm(q.id, "A message was dead-lettered: its job is marked error; inspect and redrive or purge.",
 			q.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
 			1, awscloudwatch.TreatMissingData_NOT_BREACHING)
 	}
 	alarm("api-5xx", "The API answered 5xx.",
-		a.RestAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
+		p.RestAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.TreatMissingData_NOT_BREACHING)
 	for _, name := range api.Functions() {
 		alarm(name+"-errors", "Function "+name+" failed (error or timeout).",
@@ -69,11 +92,16 @@ func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Me
 	alarm("worker-heartbeat-missing", "Workers are in service but none sent a heartbeat.",
 		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String("IF(workers > 0 AND FILL(heartbeat, 0) < 1, 1, 0)"),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{"workers": w.InService.With(&awscloudwatch.MetricOptions{Period: five}), "heartbeat": w.Heartbeat},
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"workers": p.InService.With(&awscloudwatch.MetricOptions{Period: five}), "heartbeat": p.Heartbeat},
 			Label:        jsii.String("silent fleet"),
 			Period:       five,
 		}), 2, awscloudwatch.TreatMissingData_NOT_BREACHING)
+}
 
+// dashboard declares the stage's dashboard.
+func (mon *Monitoring) dashboard(p *Props) {
+	c, st, fns, a, m := mon.Construct, p.Stage, p.Functions, p.RestAPI, p
+	five := awscdk.Duration_Minutes(jsii.Number(5))
 	mon.Dashboard = awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String("FOQUS-" + st.Name),
 	})
@@ -87,10 +115,10 @@ func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Me
 	}
 	mon.Dashboard.AddWidgets(
 		graph("API requests and errors",
-			a.RestAPI.MetricCount(&awscloudwatch.MetricOptions{Period: five}),
-			a.RestAPI.MetricClientError(&awscloudwatch.MetricOptions{Period: five}),
-			a.RestAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five})),
-		graph("API latency p90", a.RestAPI.MetricLatency(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p90")})),
+			a.MetricCount(&awscloudwatch.MetricOptions{Period: five}),
+			a.MetricClientError(&awscloudwatch.MetricOptions{Period: five}),
+			a.MetricServerError(&awscloudwatch.MetricOptions{Period: five})),
+		graph("API latency p90", a.MetricLatency(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("p90")})),
 	)
 	mon.Dashboard.AddWidgets(graph("Function errors", fnErrors...), graph("Function duration p90", fnDurations...))
 	mon.Dashboard.AddWidgets(
@@ -99,7 +127,6 @@ func New(scope constructs.Construct, id string, st config.Stage, m *messaging.Me
 			m.UpdateQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five}),
 			m.JobDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five}),
 			m.UpdateDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five})),
-		graph("Workers in service and heartbeats", w.InService, w.Heartbeat),
+		graph("Workers in service and heartbeats", p.InService, p.Heartbeat),
 	)
-	return mon
 }

@@ -1,0 +1,69 @@
+package workers
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/foqus-cloud/stack/core/resource"
+)
+
+// configParameter declares the SSM parameter the worker reads its settings from.
+func (w *Workers) configParameter(p *Props) {
+	cfg, err := json.Marshal(resource.WorkerConfig{
+		Stage:            p.Stage.Name,
+		Region:           *awscdk.Aws_REGION(),
+		JobQueueURL:      *p.JobQueue.QueueUrl(),
+		UpdateTopicARN:   *p.UpdateTopic.TopicArn(),
+		ResourcesTable:   *p.ResourcesTable.TableName(),
+		SessionBucket:    *p.SessionBucket.BucketName(),
+		SimulationBucket: *p.SimulationBucket.BucketName(),
+	})
+	if err != nil {
+		panic(err) // a struct of strings always marshals
+	}
+	w.Config = awsssm.NewStringParameter(w.Construct, jsii.String("Config"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(fmt.Sprintf(resource.WorkerConfigSSM, p.Stage.Name)),
+		Description:   jsii.String("FOQUS worker configuration (resource.WorkerConfig as JSON)"),
+		StringValue:   jsii.String(string(cfg)),
+	})
+}
+
+// role declares the instance role with what the worker service calls.
+func (w *Workers) role(p *Props, groupName string) {
+	role := awsiam.NewRole(w.Construct, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description: jsii.String("FOQUS worker instances"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+		},
+	})
+	p.JobQueue.GrantConsumeMessages(role) // receive, delete, change visibility (lease extension)
+	p.UpdateTopic.GrantPublish(role)
+	p.ResourcesTable.Grant(role, *jsii.Strings("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+		"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")...)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("SessionObjects"),
+		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
+		Resources: jsii.Strings(*p.SessionBucket.ArnForObjects(jsii.String("*"))),
+	}))
+	p.SimulationBucket.GrantRead(role, nil)
+	w.Config.GrantRead(role)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DrainHook"),
+		Actions:   jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:autoscaling:%s:%s:autoScalingGroup:*:autoScalingGroupName/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), groupName)),
+	}))
+	// PutMetricData has no resource to scope to; the namespace condition narrows it.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("Heartbeat"),
+		Actions:    jsii.Strings("cloudwatch:PutMetricData"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": resource.WorkerMetricNamespace}},
+	}))
+	w.Role = role
+}
