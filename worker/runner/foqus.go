@@ -141,10 +141,10 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 func (f FOQUS) endAspen(since time.Time, log io.Writer) {
 	ended, err := endAspen(since)
 	for _, p := range ended {
-		fmt.Fprintf(log, "foqus-worker: ended %s (pid %d), started by the job outside its tree\n", p.Name, p.PID)
+		_, _ = fmt.Fprintf(log, "foqus-worker: ended %s (pid %d), started by the job outside its tree\n", p.Name, p.PID)
 	}
 	if err != nil {
-		fmt.Fprintf(log, "foqus-worker: ending Aspen: %v\n", err)
+		_, _ = fmt.Fprintf(log, "foqus-worker: ending Aspen: %v\n", err)
 	}
 }
 
