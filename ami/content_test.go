@@ -91,7 +91,7 @@ func TestEveryDownloadIsVerifiedBeforeUse(t *testing.T) {
 						used = used || get(u.inputs, "path").Value == dest
 					case "ExecutePowerShell":
 						ut := u.text()
-						used = used || strings.Contains(ut, dest) && regexp.MustCompile(`Start-Process|Copy-Item|Expand-Archive`).MatchString(ut)
+						used = used || strings.Contains(ut, dest) && regexp.MustCompile(`Start-Process|Copy-Item|Expand-Archive|tar\.exe`).MatchString(ut)
 					}
 				}
 				if !used {
@@ -409,12 +409,12 @@ func TestRebootsAreIdempotent(t *testing.T) {
 // components are immutable, so an edited document needs a new version.
 // After editing a document: bump its version in ami.go and put the new hash here.
 var versions = map[string]struct{ version, sha256 string }{
-	"foqus-python":               {"1.0.0", "02a18aafe054a256aa483e6daf032c6b0e26e32dcd1934c55ce42a05bd932153"},
+	"foqus-python":               {"1.0.1", "4cd09329db9301007ce6ba519fee98993b38517bc457ea5a4583e83f802ebb22"},
 	"foqus-turbinelite":          {"1.0.0", "22ba8d3804cdf507d8c730bc53c735cf98beac8bdd8dcc61a9189d9aa84abca1"},
-	"foqus-aspen":                {"1.0.0", "fba47fbfec10262df2ebd6b718d3352a5e32fb7af5809b81be35bc20894aa287"},
+	"foqus-aspen":                {"1.0.1", "7e46c4f14b929d8e2d6c1c2233a20f98ee1a63d0f32d81822aa08736ae715361"},
 	"foqus-machine-path":         {"1.0.0", "54fb14e31573983d5372f9aca16be75eb9646e3abbe66f51155391c29902ebc6"},
 	"foqus-interactive-services": {"1.0.0", "33fa8e9aca5690eac3bd56b7491f79aebc28e8235f970d16b1720e23b0cd38c1"},
-	"foqus-worker-service":       {"1.0.0", "9ed1e88bc4f9f22be1aaa666d16a26815508663295941b79eca8c9079baee046"},
+	"foqus-worker-service":       {"1.0.1", "49cc87574bc987e654aac435df376e7e6eabe71a1c47937c28d9945de562c995"},
 }
 
 func TestVersionsPinContent(t *testing.T) {
@@ -466,5 +466,42 @@ func TestComponentsAPI(t *testing.T) {
 	}
 	if _, err := Lookup("nope"); err == nil {
 		t.Error("Lookup of an unknown name succeeded")
+	}
+}
+
+// The bake's process handling (from the review of the Aspen bake): an
+// installer is waited on by itself, from its own folder; archives are
+// unpacked with tar.exe; pip is quiet about script locations; a step that
+// runs native commands does not turn their stderr into failures.
+func TestBakeProcessHandling(t *testing.T) {
+	native := regexp.MustCompile(`(?m)^\s*(\$\w+ = )?& `)
+	for _, d := range loadDocs(t) {
+		for _, s := range d.steps {
+			if s.action != "ExecutePowerShell" {
+				continue
+			}
+			txt := s.text()
+			where := d.Name + " " + s.name
+			if strings.Contains(txt, "Start-Process") {
+				if regexp.MustCompile(`Start-Process[^\n]*-Wait\b`).MatchString(txt) || !strings.Contains(txt, ".WaitForExit()") {
+					t.Errorf("%s: Start-Process -Wait waits for every descendant; wait on the process with WaitForExit", where)
+				}
+				if !strings.Contains(txt, "-WorkingDirectory") {
+					t.Errorf("%s: Start-Process without -WorkingDirectory", where)
+				}
+			}
+			if strings.Contains(txt, "Expand-Archive") {
+				t.Errorf("%s: unpack with tar.exe, not Expand-Archive", where)
+			}
+			if strings.Contains(txt, "pip install") && !strings.Contains(txt, "--no-warn-script-location") {
+				t.Errorf("%s: pip install without --no-warn-script-location", where)
+			}
+			for _, loc := range native.FindAllStringIndex(txt, -1) {
+				before := txt[:loc[0]]
+				if strings.LastIndex(before, "$ErrorActionPreference = 'Continue'") < strings.LastIndex(before, "$ErrorActionPreference = 'Stop'") {
+					t.Errorf("%s: a native command runs under ErrorActionPreference Stop: %s", where, strings.TrimSpace(txt[loc[0]:min(loc[1]+40, len(txt))]))
+				}
+			}
+		}
 	}
 }

@@ -2,13 +2,19 @@
 # deployed into it, the local gateway serves the API (see local/).
 DEV_ADDR ?= 127.0.0.1:8080
 DEV_WORKERS ?= 2
+# DEV_FOQUS_PYTHON=<python3 where foqus_lib imports, e.g. through PYTHONPATH>
+# gives every worker the foqus runner (FOQUS_WORKER_PYTHON; the environment
+# passes through) and starts one worker more. README: FOQUS on Linux.
+DEV_FOQUS_PYTHON ?=
 LOCAL_BIN := $(CURDIR)/.cache/bin
 
 .PHONY: dev loadtest
-dev: python build-worker-linux synth ## run the whole stack locally on moto (DEV_ADDR, DEV_WORKERS)
+dev: python build-worker-linux synth ## run the whole stack locally on moto (DEV_ADDR, DEV_WORKERS, DEV_FOQUS_PYTHON)
 	@mkdir -p $(LOCAL_BIN)
+	@if [ -n "$(DEV_FOQUS_PYTHON)" ] && ! $(DEV_FOQUS_PYTHON) -c 'import foqus_lib' 2>/dev/null; then \
+	  echo "DEV_FOQUS_PYTHON=$(DEV_FOQUS_PYTHON) cannot import foqus_lib (set PYTHONPATH; see README, FOQUS on Linux)" >&2; exit 1; fi
 	go build -o $(LOCAL_BIN)/foqus-local ./local/cmd/foqus-local
-	$(LOCAL_BIN)/foqus-local -addr $(DEV_ADDR) -workers $(DEV_WORKERS) -stage $(STAGE) -cdk-out $(CURDIR)/cdk.out -worker $(BUILD)/worker/foqus-worker
+	$(if $(DEV_FOQUS_PYTHON),FOQUS_WORKER_PYTHON=$(DEV_FOQUS_PYTHON)) $(LOCAL_BIN)/foqus-local -addr $(DEV_ADDR) -workers $(if $(DEV_FOQUS_PYTHON),$(shell echo $$(($(DEV_WORKERS) + 1))),$(DEV_WORKERS)) -stage $(STAGE) -cdk-out $(CURDIR)/cdk.out -worker $(BUILD)/worker/foqus-worker
 
 LOADTEST_SCENARIO ?= web
 LOADTEST_RATE ?= 50

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,7 @@ func TestResolveFromIMDS(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	var untagged atomic.Bool // an image build/test instance: no stage tag
 	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
 			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", r.Header.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
@@ -135,7 +137,7 @@ func TestResolveFromIMDS(t *testing.T) {
 			"/latest/meta-data/instance-id": "i-0abc", "/latest/meta-data/placement/region": "us-east-1",
 			"/latest/meta-data/tags/instance/" + resource.TagStage: "dev",
 		}[r.URL.Path]
-		if !ok {
+		if !ok || untagged.Load() && strings.HasSuffix(r.URL.Path, resource.TagStage) {
 			http.NotFound(w, r)
 			return
 		}
@@ -155,5 +157,9 @@ func TestResolveFromIMDS(t *testing.T) {
 	}
 	if got.Stack != stack || got.Instance != "i-0abc" || got.IMDSPoll != DefaultIMDSPoll {
 		t.Fatalf("from IMDS: %+v", got)
+	}
+	untagged.Store(true)
+	if _, err := Resolve(ctx, "imds", s, cfg); !errors.Is(err, ErrNoStage) {
+		t.Fatalf("untagged instance: %v, want ErrNoStage", err)
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/worker/service"
@@ -105,6 +107,11 @@ func fromSSM(ctx context.Context, c *ssm.Client, name string) (resource.WorkerCo
 	return decode(strings.NewReader(*out.Parameter.Value))
 }
 
+// ErrNoStage: the instance has no stage tag. Image Builder's build and test
+// instances are such: the worker idles there instead of failing, which would
+// make the SCM restart it over and over.
+var ErrNoStage = errors.New("the instance has no stage tag (an image build or test instance)")
+
 // fromIMDS reads the instance id, region and stage tag from instance
 // metadata (IMDSv2), then the stage's SSM parameter.
 func fromIMDS(ctx context.Context, s *Settings, cfg aws.Config) (resource.WorkerConfig, error) {
@@ -118,6 +125,10 @@ func fromIMDS(ctx context.Context, s *Settings, cfg aws.Config) (resource.Worker
 		return resource.WorkerConfig{}, err
 	}
 	stage, err := Metadata(ctx, meta, "tags/instance/"+resource.TagStage)
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return resource.WorkerConfig{}, fmt.Errorf("%w (%s)", ErrNoStage, id)
+	}
 	if err != nil {
 		return resource.WorkerConfig{}, fmt.Errorf("%w (the launch template must allow tags in metadata)", err)
 	}

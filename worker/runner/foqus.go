@@ -111,7 +111,12 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	}
 	cmd := exec.Command(f.Python, f.args(j, turbine)...)
 	cmd.Dir = j.Dir
-	runErr := runTree(ctx, child{cmd: cmd, program: "FOQUS", log: log, grace: grace, stopDir: j.Dir})
+	since := time.Now()
+	defer f.endAspen(since, log)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchDialogs(runCtx, cancel, since, DialogEvery, DialogAfter, listWindows)
+	runErr := runTree(runCtx, child{cmd: cmd, program: "FOQUS", log: log, grace: grace, stopDir: j.Dir})
 	rep := readReport(j.Dir)
 	var ee *ExitError
 	switch {
@@ -129,6 +134,18 @@ func (f FOQUS) run(ctx context.Context, j Job, turbine *turbineNode) (Result, er
 	res, err := parseOutput(raw, rep)
 	res.Message = scrub(res.Message, j.Dir)
 	return res, err
+}
+
+// endAspen ends the Aspen processes COM started for the job (outside its
+// tree), noting them in the run log: they hold a licence seat each.
+func (f FOQUS) endAspen(since time.Time, log io.Writer) {
+	ended, err := endAspen(since)
+	for _, p := range ended {
+		_, _ = fmt.Fprintf(log, "foqus-worker: ended %s (pid %d), started by the job outside its tree\n", p.Name, p.PID)
+	}
+	if err != nil {
+		_, _ = fmt.Fprintf(log, "foqus-worker: ending Aspen: %v\n", err)
+	}
 }
 
 // driverReport is the driver's report.json.

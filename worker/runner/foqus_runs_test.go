@@ -59,7 +59,7 @@ var foqusCases = []foqusCase{
 
 // stageCase puts the case's simulations into the simulation bucket and
 // returns its job.
-func stageCase(t *testing.T, c foqusCase, put func(sim, rel string, body []byte)) Job {
+func stageCase(t testing.TB, c foqusCase, put func(sim, rel string, body []byte)) Job {
 	t.Helper()
 	sim := "case_" + c.name
 	session := []byte(`{"Type":"something else"}`)
@@ -262,4 +262,67 @@ func TestFOQUSRealEngine(t *testing.T) {
 func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
+}
+
+// A killed FOQUS run is asked to stop (the stop file) and given its grace
+// period: the driver stops TurbineLite's consumers and exits before the
+// tree is killed.
+func TestFOQUSKillGivesTheDriverItsGrace(t *testing.T) {
+	st := srv.Stack(t)
+	s3c := awsconf.NewS3(st.Config)
+	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "hang", FOQUSSession), `{"flowsheet":{"nodes":{}}}`)
+	j := Job{Key: job.Key{User: "alice", Session: uuid.NewString(), ID: uuid.NewString()}, Application: job.AppFOQUS,
+		Simulation: "hang", Input: json.RawMessage(`{}`), Dir: t.TempDir()}
+	t.Setenv(envFakePython, "hang")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	run, err := (FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: os.Args[0], Grace: time.Minute}).Stage(ctx, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("killed by the test")
+	time.AfterFunc(500*time.Millisecond, func() { cancel(cause) })
+	start := time.Now()
+	_, err = run(ctx)
+	var ke *KilledError
+	if !errors.As(err, &ke) || !errors.Is(err, cause) {
+		t.Fatalf("run = %v, want a KilledError with the cause", err)
+	}
+	if _, serr := os.Stat(filepath.Join(j.Dir, "stopped")); serr != nil {
+		t.Fatal("the driver was killed without being asked to stop")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("stop took %v: the run waited out its grace instead of ending when the driver did", d)
+	}
+}
+
+// BenchmarkFOQUSJob runs ok_two through the foqus runner with real FOQUS
+// (FOQUS_PYTHON) and reports the wall time per job, start-up included, and
+// the part of it that is FOQUS's import (the driver measures it).
+func BenchmarkFOQUSJob(b *testing.B) {
+	py := os.Getenv(EnvFOQUSPython)
+	if py == "" {
+		b.Skip("FOQUS_PYTHON is unset: set it to a python3 where `import foqus_lib` works")
+	}
+	b.Setenv("HOME", b.TempDir())
+	st := srv.Stack(b)
+	s3c := awsconf.NewS3(st.Config)
+	runner := FOQUS{S3: s3c, Bucket: st.SimulationBucket, Python: py}
+	c := foqusCases[0]
+	var wall, imp time.Duration
+	for b.Loop() {
+		j := stageCase(b, c, func(sim, rel string, body []byte) {
+			put(b, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", sim, rel), string(body))
+		})
+		start := time.Now()
+		res, err := runJob(context.Background(), runner, j)
+		wall += time.Since(start)
+		if err != nil || res.GraphError != 0 {
+			b.Fatalf("ok_two: %+v, %v", res, err)
+		}
+		imp += time.Duration(readReport(j.Dir).ImportSeconds * float64(time.Second))
+	}
+	n := float64(b.N)
+	b.ReportMetric(wall.Seconds()/n, "s/job")
+	b.ReportMetric(imp.Seconds()/n, "import-s/job")
+	b.ReportMetric(imp.Seconds()/wall.Seconds()*100, "import-%")
 }

@@ -80,7 +80,7 @@ func runTree(ctx context.Context, c child) error {
 	case <-ctx.Done():
 		if c.grace > 0 && os.WriteFile(filepath.Join(c.stopDir, StopFile), nil, 0o600) == nil {
 			select {
-			case <-done:
+			case <-done: //nolint:errcheck // it stopped as asked: its status says nothing more
 				_ = tree.kill()
 				return &KilledError{Program: c.program, Cause: context.Cause(ctx)}
 			case <-time.After(c.grace):

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -46,7 +47,8 @@ func fakePython(args []string) int {
 	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
 	out := fs.String("output", "", "")
 	report := fs.String("report", "", "")
-	for _, f := range []string{"session", "input", "turbine-model", "turbine-app", "turbine-dir", "stop-file"} {
+	stopFile := fs.String("stop-file", "", "")
+	for _, f := range []string{"session", "input", "turbine-model", "turbine-app", "turbine-dir"} {
 		fs.String(f, "", "")
 	}
 	for _, f := range []string{"reset", "initialize"} {
@@ -59,6 +61,15 @@ func fakePython(args []string) int {
 		return 2
 	}
 	src := os.Getenv(envFakePython)
+	if src == "hang" { // a run that stops only when asked, as the driver does
+		for {
+			if _, err := os.Stat(*stopFile); err == nil {
+				_ = os.WriteFile(filepath.Join(filepath.Dir(*out), "stopped"), nil, 0o600)
+				return 4
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if st, err := os.Stat(src); err == nil && !st.IsDir() {
 		rec, err := os.ReadFile(src)
 		if err != nil || os.WriteFile(*out, rec, 0o600) != nil {
@@ -286,7 +297,7 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, c *s3.Client, bucket, key, body string) {
+func put(t testing.TB, c *s3.Client, bucket, key, body string) {
 	t.Helper()
 	if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)

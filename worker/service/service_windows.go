@@ -218,6 +218,10 @@ func install(o InstallOptions, log *slog.Logger) error {
 	if exe, err = filepath.Abs(exe); err != nil {
 		return err
 	}
+	// Without "Log on as a service" the SCM cannot start it (error 1069).
+	if err := grantServiceLogon(o.User); err != nil {
+		return err
+	}
 	m, err := mgr.Connect()
 	if err != nil {
 		return fmt.Errorf("connect to the service control manager: %w", err)

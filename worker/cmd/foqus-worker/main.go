@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,7 +53,10 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "see foqus-worker --help")
 		return 2
 	}
-	out := io.Writer(os.Stderr)
+	// Every sink gets every line: under the SCM stderr is no handle at all,
+	// and io.MultiWriter would stop there, before the log file.
+	out := service.NewFanout()
+	out.Add("stderr", os.Stderr)
 	if cmd.Run.Config == service.ConfigIMDS && settings.LogFile == "" {
 		settings.LogFile = filepath.Join(settings.WorkDir, config.LogFileName)
 	}
@@ -65,7 +67,7 @@ func run(args []string) int {
 			return 1
 		}
 		defer func() { _ = f.Close() }()
-		out = io.MultiWriter(os.Stderr, f)
+		out.Add("file", f)
 	}
 	log := slog.New(slog.NewTextHandler(out, nil))
 	work := func(ctx context.Context) error { return work(ctx, cmd.Run.Config, settings, log) }
@@ -93,7 +95,15 @@ func work(ctx context.Context, source string, s config.Settings, log *slog.Logge
 		}
 		log.Info("aws requests", args...)
 	}()
-	if s, err = config.Resolve(ctx, source, s, cfg); err != nil {
+	s, err = config.Resolve(ctx, source, s, cfg)
+	if errors.Is(err, config.ErrNoStage) {
+		// An image build or test instance: idle until stopped, instead of an
+		// exit the SCM would answer with restart after restart.
+		log.Info("no stage tag: not a worker of any stage; idling until stopped", "reason", err)
+		<-ctx.Done()
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	if s.Stack.Region != "" {
