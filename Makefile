@@ -14,12 +14,13 @@ export CDK_HOME ?= $(CURDIR)/.cache/cdk
 GOLANGCI_LINT_VERSION := v2.15.0
 
 # The Python interpreter that has moto and cfn-lint (TOOLCHAIN.md): python3 on
-# PATH, else pyenv's. Found once (sub-makes inherit it); tests read FOQUS_PYTHON.
+# PATH, else pyenv's. Found once (sub-makes inherit it); tests read MOTO_PYTHON.
+# FOQUS_PYTHON is another one: where foqus_lib imports (the opt-in real-FOQUS test).
 PYTHON_CANDIDATES := $(shell command -v python3 2>/dev/null) $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/python3)
-ifeq ($(origin FOQUS_PYTHON),undefined)
-FOQUS_PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do $$p -c 'import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("moto", "flask", "cfnlint")))' 2>/dev/null && { echo $$p; break; }; done)
+ifeq ($(origin MOTO_PYTHON),undefined)
+MOTO_PYTHON := $(shell for p in $(PYTHON_CANDIDATES); do $$p -c 'import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("moto", "flask", "cfnlint")))' 2>/dev/null && { echo $$p; break; }; done)
 endif
-export FOQUS_PYTHON
+export MOTO_PYTHON
 
 .PHONY: help test build bench lint python tools clean
 
@@ -27,10 +28,10 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 python: ## check that the interpreter with moto and cfn-lint is there
-	@if [ -z "$(FOQUS_PYTHON)" ]; then \
+	@if [ -z "$(MOTO_PYTHON)" ]; then \
 	  echo "No python3 with moto, flask and cfn-lint found (looked at: $(PYTHON_CANDIDATES))." >&2; \
 	  echo "Install them with: pip install 'moto[server]' cfn-lint" >&2; exit 1; fi
-	@echo "python: $(FOQUS_PYTHON)"
+	@echo "python: $(MOTO_PYTHON)"
 
 include mk/*.mk
 

@@ -10,9 +10,16 @@ dev: python build-worker-linux synth ## run the whole stack locally on moto (DEV
 	go build -o $(LOCAL_BIN)/foqus-local ./local/cmd/foqus-local
 	$(LOCAL_BIN)/foqus-local -addr $(DEV_ADDR) -workers $(DEV_WORKERS) -stage $(STAGE) -cdk-out $(CURDIR)/cdk.out -worker $(BUILD)/worker/foqus-worker
 
+LOADTEST_SCENARIO ?= web
 LOADTEST_RATE ?= 50
-LOADTEST_DURATION ?= 20s
-loadtest: python build-worker-linux synth ## bounded load test of the local gateway: percentiles, errors, HTML plot
+LOADTEST_DURATION ?= 60s
+LOADTEST_USERS ?= 300
+LOADTEST_SPAWN_RATE ?= 30
+LOADTEST_SESSIONS ?= 3000
+LOADTEST_FLAGS ?=
+loadtest: python build-worker-linux synth ## bounded load test (LOADTEST_SCENARIO=web: GAS's 300 users at 30/s in FOQUS session loops; poll: fixed rate); HTML report
 	@mkdir -p $(LOCAL_BIN)
 	go build -o $(LOCAL_BIN)/foqus-loadtest ./local/cmd/foqus-loadtest
-	$(LOCAL_BIN)/foqus-loadtest -rate $(LOADTEST_RATE) -duration $(LOADTEST_DURATION) -cdk-out $(CURDIR)/cdk.out -worker $(BUILD)/worker/foqus-worker -plot $(CURDIR)/.cache/loadtest/latency.html
+	$(LOCAL_BIN)/foqus-loadtest -scenario $(LOADTEST_SCENARIO) -rate $(LOADTEST_RATE) -duration $(LOADTEST_DURATION) \
+	  -users $(LOADTEST_USERS) -spawn-rate $(LOADTEST_SPAWN_RATE) -sessions $(LOADTEST_SESSIONS) \
+	  -cdk-out $(CURDIR)/cdk.out -worker $(BUILD)/worker/foqus-worker -report $(CURDIR)/.cache/loadtest/$(LOADTEST_SCENARIO).html $(LOADTEST_FLAGS)

@@ -33,7 +33,7 @@ import (
 var serveScript string
 
 // EnvPython names the interpreter that has moto; the Makefile sets it.
-const EnvPython = "FOQUS_PYTHON"
+const EnvPython = "MOTO_PYTHON"
 
 // Region is the region every test client uses.
 const Region = "us-east-1"
@@ -41,7 +41,7 @@ const Region = "us-east-1"
 // ErrNoMoto is returned when no interpreter with moto[server] is found.
 var ErrNoMoto = errors.New("no python3 with moto[server] found: install it with `pip install 'moto[server]' cfn-lint`, or set " + EnvPython + " to an interpreter that has it (the Makefile finds one)")
 
-// Python returns the interpreter that imports moto: $FOQUS_PYTHON, python3 on
+// Python returns the interpreter that imports moto: $MOTO_PYTHON, python3 on
 // PATH, then pyenv's versions.
 func Python() (string, error) {
 	var cands []string

@@ -95,15 +95,12 @@ func (st *Store) FinishMany(ctx context.Context, user, sid string, fs []Finish) 
 			if err == nil {
 				return nil
 			}
-			if !errors.As(err, &ccf) {
+			// Each goroutine its own target: errors.As writes through it.
+			var refused *types.ConditionalCheckFailedException
+			if !errors.As(err, &refused) {
 				return fmt.Errorf("finish job %s: %w", f.ID, err)
 			}
-			var old map[string]types.AttributeValue
-			var c *types.ConditionalCheckFailedException
-			if errors.As(err, &c) {
-				old = c.Item
-			}
-			results[i] = FinishResult{ID: f.ID, Err: st.classify(gctx, job.Key{User: user, Session: sid, ID: f.ID}, f.State, old)}
+			results[i] = FinishResult{ID: f.ID, Err: st.classify(gctx, job.Key{User: user, Session: sid, ID: f.ID}, f.State, refused.Item)}
 			return st.putHole(gctx, user, sid, seq)
 		})
 	}

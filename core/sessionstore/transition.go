@@ -159,13 +159,15 @@ const WriteParallel = 16
 // updateEach runs one conditional update per key, WriteParallel at a time,
 // and returns the keys whose condition held.
 func (st *Store) updateEach(ctx context.Context, keys []job.Key, update func(job.Key) *types.Update) ([]job.Key, error) {
+	for _, k := range keys { // all before the first write: a bad key writes nothing
+		if err := validJob(k); err != nil {
+			return nil, err
+		}
+	}
 	ok := make([]bool, len(keys))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(WriteParallel)
 	for i, k := range keys {
-		if err := validJob(k); err != nil {
-			return nil, err
-		}
 		g.Go(func() error {
 			u := update(k)
 			_, err := st.db.UpdateItem(gctx, &dynamodb.UpdateItemInput{

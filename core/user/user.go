@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -123,9 +124,16 @@ func (s *Store) Get(ctx context.Context, name string) (User, error) {
 }
 
 // Authenticate checks name and password: nil, or ErrUnknownUser,
-// ErrWrongPassword, ErrDisabled, or an error reaching the table.
+// ErrWrongPassword, ErrDisabled, or an error reaching the table. Every
+// refusal costs one bcrypt comparison at the store's cost, an unknown name
+// included (against a fixed dummy hash), so the time taken tells an
+// attacker nothing about which names exist.
 func (s *Store) Authenticate(ctx context.Context, name, password string) (User, error) {
 	u, err := s.Get(ctx, name)
+	if errors.Is(err, ErrUnknownUser) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash(s.Cost), []byte(password))
+		return User{}, err
+	}
 	if err != nil {
 		return User{}, err
 	}
@@ -136,6 +144,20 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (User, 
 		return User{}, ErrDisabled
 	}
 	return u, nil
+}
+
+// dummyHashes holds one hash per bcrypt cost of a password no one has, made
+// once: comparing against it costs what comparing against a user's does.
+var dummyHashes sync.Map // int -> []byte
+
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	// A cost bcrypt refuses leaves no hash: Create refuses it too, so no user exists to hide.
+	h, _ := bcrypt.GenerateFromPassword([]byte("no user has this password"), cost)
+	v, _ := dummyHashes.LoadOrStore(cost, h)
+	return v.([]byte)
 }
 
 // SetDisabled disables or enables a user.

@@ -19,7 +19,7 @@ var srv *mototest.Server
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
 
-func newStore(t *testing.T) (*user.Store, *dynamodb.Client, string) {
+func newStore(t testing.TB) (*user.Store, *dynamodb.Client, string) {
 	st := srv.Stack(t)
 	db := dynamodb.NewFromConfig(st.Config)
 	s := user.NewStore(db, st.UsersTable)

@@ -1,6 +1,6 @@
 // Package authorizer is the API Gateway REQUEST authorizer: HTTP Basic
 // credentials checked against the bcrypt hashes of core/user. Its Allow
-// policy names each route of this API's stage, not the whole API, and it
+// policy names each route of this API's stage (api.Resources), not the whole API, and it
 // never logs the header or a password.
 package authorizer
 
@@ -67,7 +67,7 @@ func header(req events.APIGatewayCustomAuthorizerRequestTypeRequest) (string, bo
 // principal and its tier in the context otherwise. A failure to read the
 // users table is an error (500), so a transient fault never denies a user.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
-	resources, err := Resources(req.MethodArn)
+	resources, err := api.Resources(req.MethodArn)
 	if err != nil {
 		slog.WarnContext(ctx, "authorizer: unexpected method ARN", "err", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
@@ -101,37 +101,4 @@ func policy(principal, effect string, resources []string, ctx map[string]any) ev
 		},
 		Context: ctx,
 	}
-}
-
-// Resources lists the execute-api ARNs of every route of api.Routes in the
-// API and stage of methodArn (arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>),
-// path parameters as "*". API Gateway caches the policy per header and
-// applies it to every route, so it must name them all, and nothing else.
-func Resources(methodArn string) ([]string, error) {
-	parts := strings.SplitN(methodArn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "execute-api" {
-		return nil, fmt.Errorf("not an execute-api ARN: %q", methodArn)
-	}
-	apiID, rest, ok := strings.Cut(parts[5], "/")
-	stage, _, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || apiID == "" || stage == "" || apiID == "*" || stage == "*" {
-		return nil, fmt.Errorf("no API id and stage in %q", methodArn)
-	}
-	base := strings.Join(parts[:5], ":") + ":" + apiID + "/" + stage + "/"
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range api.Routes {
-		segs := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
-		for i, s := range segs {
-			if strings.HasPrefix(s, "{") {
-				segs[i] = "*"
-			}
-		}
-		arn := base + r.Method + "/" + strings.Join(segs, "/")
-		if !seen[arn] {
-			seen[arn] = true
-			out = append(out, arn)
-		}
-	}
-	return out, nil
 }

@@ -104,8 +104,11 @@ func Fail(ctx context.Context, err error) events.APIGatewayProxyResponse {
 	var inv *objectkey.InvalidError
 	switch {
 	case errors.As(err, &he):
-		if he.Status >= 500 {
+		switch {
+		case he.Status >= 500:
 			slog.ErrorContext(ctx, "request failed", "status", he.Status, "err", err)
+		case he.Err != nil: // the detail the client is not shown
+			slog.InfoContext(ctx, "request refused", "status", he.Status, "err", err)
 		}
 	case errors.As(err, &inv):
 		he = &Error{Status: http.StatusBadRequest, Message: inv.Error()}

@@ -85,3 +85,38 @@ func TestJSONRefusesOversizedAnswers(t *testing.T) {
 		t.Fatalf("JSON of an oversized body: %v", err)
 	}
 }
+
+func TestDescribeJSONInTheRequestsTerms(t *testing.T) {
+	type req struct {
+		Name  *string  `json:"Name"`
+		Flag  bool     `json:"Flag"`
+		Count int      `json:"Count"`
+		Tags  []string `json:"Tags"`
+	}
+	for _, c := range []struct{ body, msg string }{
+		{`{"Name":1}`, "body: Name is a number, not a string"},
+		{`{"Flag":"yes"}`, "body: Flag is a string, not true or false"},
+		{`{"Count":1.5}`, "body: Count is the number 1.5, not a whole number in range"},
+		{`{"Tags":{}}`, "body: Tags is an object, not an array"},
+		{`[1]`, "body: is an array, not an object"},
+		{`{"Name":`, "body: not valid JSON (it ends early)"},
+		{`{"Name" 1}`, "body: not valid JSON (at byte 9)"},
+	} {
+		var v req
+		err := DecodeJSON("body", []byte(c.body), &v)
+		var he *Error
+		if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Message != c.msg || he.Err == nil {
+			t.Errorf("%s: got %v, want 400 %q with the cause kept", c.body, err, c.msg)
+		}
+	}
+	for _, c := range []struct{ body, msg string }{
+		{`{"a":[1,2e308]}`, "x holds the number 2e308, outside the range of a double"},
+		{"{\"a\":\"\xff\"}", "x is not valid UTF-8 text"},
+		{`{"a":1e-400,"b":"ok"}`, ""},
+	} {
+		err := CheckJSONText("x", []byte(c.body))
+		if c.msg == "" && err != nil || c.msg != "" && (err == nil || err.(*Error).Message != c.msg) {
+			t.Errorf("%s: got %v, want %q", c.body, err, c.msg)
+		}
+	}
+}

@@ -2,6 +2,8 @@
 // metadata of GET /session/{id} (spec R4) and the finished-job records of
 // result pages (spec §4.5), with each job's output parsed from the job item
 // or, when it was too large for the item, from the session bucket.
+// Non-finite numbers are answered as the strings "NaN", "Infinity" and
+// "-Infinity", which FOQUS's results loop reads back as floats.
 package jobview
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/pyjson"
 )
 
 // OutputReads is how many outputs are read from S3 at once.
@@ -43,8 +46,8 @@ func (l *Loader) Outputs(ctx context.Context, jobs []job.Job) ([]json.RawMessage
 	for i := range jobs {
 		j := &jobs[i]
 		switch {
-		case len(j.Output) > 0 && json.Valid(j.Output):
-			out[i] = j.Output
+		case len(j.Output) > 0 && pyjson.Valid(j.Output):
+			out[i], _, _ = pyjson.Standard(j.Output)
 		case j.OutputKey != "":
 			g.Go(func() error {
 				b, err := l.read(ctx, j)
@@ -78,10 +81,12 @@ func (l *Loader) read(ctx context.Context, j *job.Job) (json.RawMessage, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read output of job %s: %w", j.ID, err)
 	}
-	if !json.Valid(b) {
+	// Python's NaN and Infinity are answered as strings (package pyjson).
+	std, _, err := pyjson.Standard(b)
+	if err != nil {
 		return nil, fmt.Errorf("output of job %s is not JSON", j.ID)
 	}
-	return b, nil
+	return std, nil
 }
 
 func ts(t time.Time) string {

@@ -65,45 +65,11 @@ func fixture(t testing.TB, name string, v any) {
 	}
 }
 
-// route finds the route of method and path as API Gateway does, with its
-// path parameters.
-func route(method, path string) (api.Route, map[string]string, bool) {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	for _, r := range api.Routes {
-		if r.Method != method {
-			continue
-		}
-		if params, ok := match(strings.Split(strings.TrimPrefix(r.Path, "/"), "/"), segs); ok {
-			return r, params, true
-		}
-	}
-	return api.Route{}, nil, false
-}
-
-func match(rs, segs []string) (map[string]string, bool) {
-	params := map[string]string{}
-	for i, s := range rs {
-		if i >= len(segs) {
-			return nil, false
-		}
-		switch {
-		case strings.HasSuffix(s, "+}"):
-			params[strings.Trim(s, "{+}")] = strings.Join(segs[i:], "/")
-			return params, true
-		case strings.HasPrefix(s, "{"):
-			params[strings.Trim(s, "{}")] = segs[i]
-		case s != segs[i]:
-			return nil, false
-		}
-	}
-	return params, len(rs) == len(segs)
-}
-
 // request is the fixture proxy event rewritten for method, path, principal
 // (none when empty), query and body.
 func request(t testing.TB, method, path, principal string, query map[string]string, body string) (events.APIGatewayProxyRequest, string) {
 	t.Helper()
-	r, params, ok := route(method, path)
+	r, params, ok := api.Match(method, path)
 	if !ok {
 		t.Fatalf("no route for %s %s", method, path)
 	}

@@ -3,8 +3,10 @@ package sessions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/job"
@@ -47,9 +49,12 @@ func ParseAppend(body []byte) ([]sessionstore.NewJob, error) {
 	if len(body) > MaxAppendBody {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", len(body), MaxAppendBody)
 	}
+	if !utf8.Valid(body) {
+		return nil, httpx.Errorf(http.StatusBadRequest, "Failed to append jobs: body is not valid UTF-8 text")
+	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || bytes.TrimSpace(body)[0] != '[' {
-		return nil, httpx.Errorf(http.StatusBadRequest, "Failed to append jobs: body is not a JSON array of jobs")
+		return nil, &httpx.Error{Status: http.StatusBadRequest, Message: "Failed to append jobs: body is not a JSON array of jobs", Err: err}
 	}
 	if len(raw) > MaxAppendJobs {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "%d jobs, over the limit of %d per request", len(raw), MaxAppendJobs)
@@ -57,12 +62,16 @@ func ParseAppend(body []byte) ([]sessionstore.NewJob, error) {
 	out := make([]sessionstore.NewJob, len(raw))
 	for i, el := range raw {
 		var r jobRequest
-		if err := json.Unmarshal(el, &r); err != nil {
-			return nil, httpx.Errorf(http.StatusBadRequest, "Failed to append jobs: job %d: %v", i, err)
+		what := fmt.Sprintf("Failed to append jobs: job %d", i)
+		if err := httpx.DecodeJSON(what, el, &r); err != nil {
+			return nil, err
 		}
 		nj, err := r.newJob()
 		if err != nil {
-			return nil, httpx.Errorf(http.StatusBadRequest, "Failed to append jobs: job %d: %s", i, err.Message)
+			return nil, httpx.Errorf(http.StatusBadRequest, "%s: %s", what, err.Message)
+		}
+		if err := httpx.CheckJSONText(what+": Input", nj.Input); err != nil {
+			return nil, err
 		}
 		if len(nj.Input) > MaxJobInput {
 			return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "job %d: Input of %d bytes is over the limit of %d", i, len(nj.Input), MaxJobInput)

@@ -41,6 +41,11 @@ func TestParseAppend(t *testing.T) {
 		{"no Input", `[{"Simulation":"s"}]`, http.StatusBadRequest},
 		{"unknown Application", `[{"Simulation":"s","Input":{},"Application":"excel"}]`, http.StatusBadRequest},
 		{"Reset not a bool", `[{"Simulation":"s","Input":{},"Reset":"yes"}]`, http.StatusBadRequest},
+		{"number out of range", `[{"Simulation":"s","Input":{"x":{"a":1e400}}}]`, http.StatusBadRequest},
+		{"negative number out of range", `[{"Simulation":"s","Input":{"x":[-2e308]}}]`, http.StatusBadRequest},
+		{"tiny number rounds to zero", `[{"Simulation":"s","Input":{"x":1e-400}}]`, 0},
+		{"invalid UTF-8 in Input", "[{\"Simulation\":\"s\",\"Input\":{\"x\":\"\xff\xfe\"}}]", http.StatusBadRequest},
+		{"invalid UTF-8 in an ignored field", "[{\"Simulation\":\"s\",\"Input\":{},\"Id\":\"\xc3\"}]", http.StatusBadRequest},
 		{"input too large", big, http.StatusRequestEntityTooLarge},
 		{"too many jobs", many, http.StatusRequestEntityTooLarge},
 		{"body too large", "[" + strings.Repeat(" ", MaxAppendBody) + "]", http.StatusRequestEntityTooLarge},
@@ -62,6 +67,33 @@ func TestParseAppend(t *testing.T) {
 	if jobs[0].Simulation != "a" || string(jobs[0].Input) != `{"x":1}` || jobs[0].Application != job.AppFOQUS ||
 		jobs[1].Simulation != "b" || jobs[1].Application != job.AppACM || !jobs[1].Reset {
 		t.Fatalf("parsed %+v", jobs)
+	}
+}
+
+// Refusals say what is wrong in the request's terms: JSON kinds and the
+// client's field names, never Go's types, struct names or package paths.
+func TestParseAppendMessages(t *testing.T) {
+	for _, c := range []struct{ body, msg string }{
+		{`[{"Simulation":5,"Input":{}}]`, "Failed to append jobs: job 0: Simulation is a number, not a string"},
+		{`[{"Simulation":"s","Input":{}},{"Simulation":"s","Input":{},"Reset":"yes"}]`, "Failed to append jobs: job 1: Reset is a string, not true or false"},
+		{`[{"Simulation":"s","Input":{},"Application":["acm"]}]`, "Failed to append jobs: job 0: Application is an array, not a string"},
+		{`[7]`, "Failed to append jobs: job 0: is a number, not an object"},
+		{`[{"Simulation":"s","Input":{"x":1e400}}]`, "Failed to append jobs: job 0: Input holds the number 1e400, outside the range of a double"},
+		{"[{\"Simulation\":\"s\",\"Input\":{\"x\":\"\xff\"}}]", "Failed to append jobs: body is not valid UTF-8 text"},
+		{`[{"Simulation":"../x","Input":{}}]`, `Failed to append jobs: job 0: invalid simulation name "../x"`},
+		{`{"Simulation":"s"}`, "Failed to append jobs: body is not a JSON array of jobs"},
+	} {
+		_, err := ParseAppend([]byte(c.body))
+		var he *httpx.Error
+		if !errors.As(err, &he) || he.Status != http.StatusBadRequest || he.Message != c.msg {
+			t.Errorf("%s: got %v, want 400 %q", c.body, err, c.msg)
+			continue
+		}
+		for _, leak := range []string{"Go ", "jobRequest", "struct", "json:", "*", "sessions."} {
+			if strings.Contains(he.Message, leak) {
+				t.Errorf("%s: message %q shows %q", c.body, he.Message, leak)
+			}
+		}
 	}
 }
 
@@ -94,6 +126,9 @@ func FuzzParseAppend(f *testing.F) {
 			}
 			if _, ok := applications[strings.ToLower(j.Application)]; !ok {
 				t.Fatalf("accepted application %q", j.Application)
+			}
+			if httpx.CheckJSONText("Input", j.Input) != nil {
+				t.Fatalf("accepted input %q that is not UTF-8 or holds a number out of range", j.Input)
 			}
 			if len(j.Input) > MaxJobInput {
 				t.Fatalf("input of %d bytes", len(j.Input))

@@ -16,6 +16,8 @@ import (
 
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/resource"
+
+	"github.com/foqus-cloud/stack/core/scaling"
 )
 
 // DefaultStage is deployed when no -c stage=<name> is given.
@@ -43,6 +45,14 @@ type Stage struct {
 	DataExpirationDays int      `json:"dataExpirationDays"`    // session objects expire after this many days
 	Image              *Image   `json:"image,omitempty"`       // the worker image pipeline; none without it
 	AlarmEmails        []string `json:"alarmEmails,omitempty"` // subscribed to the alert topic
+	// Scaling overrides core/scaling's defaults; the simulator reads the same object.
+	Scaling scaling.Overrides `json:"scaling,omitempty"`
+}
+
+// ScalingParams are the stage's fleet scaling numbers (validated by Validate).
+func (s Stage) ScalingParams() scaling.Params {
+	p, _ := s.Scaling.Resolve(s.MinWorkers, s.MaxWorkers)
+	return p
 }
 
 // Image holds the recipe parameter values of the worker image's Image Builder
@@ -85,6 +95,9 @@ func (s Stage) Validate() error {
 		if at := strings.LastIndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t,;") {
 			errs = append(errs, fmt.Errorf("alarmEmails: %q is not an e-mail address", e))
 		}
+	}
+	if _, err := s.Scaling.Resolve(s.MinWorkers, s.MaxWorkers); err != nil {
+		errs = append(errs, fmt.Errorf("scaling: %w", err))
 	}
 	if s.DataExpirationDays < 1 {
 		errs = append(errs, fmt.Errorf("dataExpirationDays %d must be >= 1", s.DataExpirationDays))

@@ -3,8 +3,11 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/foqus-cloud/stack/core/scaling"
 )
 
 // Every stage in the repository's cdk.json is valid, and prod keeps its data.
@@ -67,6 +70,9 @@ func TestParseRejects(t *testing.T) {
 		{map[string]any{"x": good}, "Alice_Dev", "lower-case letters"},
 		{map[string]any{"x": good}, "-dev", "inner hyphens"},
 		{map[string]any{"x": good}, "a-very-long-stage-name", "too long: bucket"},
+		{with("scaling", map[string]any{"warmPool": 2}), "x", `unknown field "warmPool"`},
+		{with("scaling", map[string]any{"drainTimeoutSeconds": 9000}), "x", "scaling: drainTimeoutSeconds 9000"},
+		{with("scaling", map[string]any{"warmPoolSize": 3}), "x", "warmPoolSize 3 must be in 0..maxWorkers (2)"},
 	} {
 		_, err := Parse(c.stages, c.name)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -128,5 +134,32 @@ func TestFindCDKJSONWalksUp(t *testing.T) {
 	}
 	if p, err := FindCDKJSON(deep); err != nil || p != filepath.Join(root, "cdk.json") {
 		t.Errorf("FindCDKJSON = %q, %v", p, err)
+	}
+}
+
+// The CDK app and the simulator read a stage's scaling numbers from the same
+// cdk.json fields into the same Params.
+func TestScalingParamsAreTheSimulators(t *testing.T) {
+	wd, _ := os.Getwd()
+	p, err := FindCDKJSON(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := FileContext(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dev", "test", "prod"} {
+		st, err := Parse(ctx["stages"], name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim, err := scaling.StageFile(p, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.ScalingParams(); !reflect.DeepEqual(got, sim) {
+			t.Errorf("%s: CDK app %+v, simulator %+v", name, got, sim)
+		}
 	}
 }

@@ -842,9 +842,9 @@ func TestCDKNagHasNoUnsuppressedErrors(t *testing.T) {
 
 // cfn-lint (from the interpreter the Makefile found) reports no errors.
 func TestCfnLint(t *testing.T) {
-	py := os.Getenv("FOQUS_PYTHON")
+	py := os.Getenv("MOTO_PYTHON")
 	if py == "" {
-		t.Skip("FOQUS_PYTHON is unset: run under `make test`, or set it to a python3 that has cfn-lint")
+		t.Skip("MOTO_PYTHON is unset: run under `make test`, or set it to a python3 that has cfn-lint")
 	}
 	var files []string
 	for _, s := range []*synthesized{dev, prod, img} {

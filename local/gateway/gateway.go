@@ -9,11 +9,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +58,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pre := "/" + g.Stage; strings.HasPrefix(p, pre+"/") || p == pre {
 		p = strings.TrimPrefix(p, pre)
 	}
-	route, params, ok := Match(r.Method, p)
+	route, params, ok := api.Match(r.Method, p)
 	if r.Method == http.MethodOptions && route.Path != "" { // CORS preflight, a MOCK integration in the stack
 		g.cors(w)
 		return
@@ -103,60 +101,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, resp)
 }
 
-// Match finds the route of method and path: literal segments before path
-// parameters, as API Gateway prefers, and {name+} taking the rest.
-func Match(method, p string) (api.Route, map[string]string, bool) {
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	var best api.Route
-	var bestParams map[string]string
-	bestLiterals, pathFound := -1, api.Route{}
-	for _, r := range api.Routes {
-		params, literals, ok := matchPath(r.Path, segs)
-		if !ok {
-			continue
-		}
-		pathFound = r
-		if r.Method == method && literals > bestLiterals {
-			best, bestParams, bestLiterals = r, params, literals
-		}
-	}
-	if bestLiterals < 0 {
-		return pathFound, nil, false
-	}
-	return best, bestParams, true
-}
-
-func matchPath(tmpl string, segs []string) (map[string]string, int, bool) {
-	parts := strings.Split(strings.Trim(tmpl, "/"), "/")
-	params := map[string]string{}
-	literals := 0
-	for i, part := range parts {
-		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "+}") {
-			if i >= len(segs) {
-				return nil, 0, false
-			}
-			params[strings.Trim(part, "{+}")] = strings.Join(segs[i:], "/")
-			return params, literals, true
-		}
-		if i >= len(segs) || segs[i] == "" {
-			return nil, 0, false
-		}
-		if strings.HasPrefix(part, "{") {
-			params[strings.Trim(part, "{}")] = segs[i]
-			continue
-		}
-		if part != segs[i] {
-			return nil, 0, false
-		}
-		literals++
-	}
-	return params, literals, len(parts) == len(segs)
-}
-
-func (g *Gateway) methodARN(method, p string) string {
-	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", g.Region, g.Account, g.APIID, g.Stage, method, p)
-}
-
 func (g *Gateway) event(r *http.Request, route api.Route, p string, params map[string]string, body []byte) events.APIGatewayProxyRequest {
 	headers, multi := map[string]string{}, map[string][]string{}
 	for k, v := range r.Header {
@@ -190,7 +134,7 @@ func (g *Gateway) event(r *http.Request, route api.Route, p string, params map[s
 // policy: the principal and context, or the status API Gateway answers with.
 func (g *Gateway) authorize(ctx context.Context, req events.APIGatewayProxyRequest) (string, map[string]any, int) {
 	header := req.Headers["Authorization"]
-	arn := g.methodARN(req.HTTPMethod, req.Path)
+	arn := api.MethodARN(g.Region, g.Account, g.APIID, g.Stage, req.HTTPMethod, req.Path)
 	g.mu.Lock()
 	c, hit := g.cache[header]
 	g.mu.Unlock()
@@ -250,20 +194,11 @@ func Allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
 
 func matchesAny(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if wildcard(p, s) {
+		if api.ARNMatches(p, s) {
 			return true
 		}
 	}
 	return false
-}
-
-// wildcard matches IAM-style patterns: * is any run of characters, ? one.
-func wildcard(p, s string) bool {
-	if !strings.ContainsAny(p, "*?") {
-		return p == s
-	}
-	ok, err := path.Match(strings.ReplaceAll(p, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))
-	return err == nil && ok
 }
 
 func (g *Gateway) cors(w http.ResponseWriter) {

@@ -16,36 +16,6 @@ import (
 	"github.com/foqus-cloud/stack/functions/httpx"
 )
 
-func TestMatchPrefersLiteralsAndTakesGreedyRest(t *testing.T) {
-	cases := []struct {
-		method, path, fn string
-		params           map[string]string
-	}{
-		{"POST", "/session/s1/start", api.FnSessionStart, map[string]string{"id": "s1"}},
-		{"POST", "/session/s1", api.FnSessionAppend, map[string]string{"id": "s1"}},
-		{"POST", "/session/s1/result", api.FnSessionCreate, map[string]string{"id": "s1"}},
-		{"GET", "/session/s1/result/g/3", api.FnResultPage, map[string]string{"id": "s1", "generator": "g", "page": "3"}},
-		{"PUT", "/simulation/sim/input/models/a.bkp", api.FnInputPut, map[string]string{"name": "sim", "path": "models/a.bkp"}},
-	}
-	for _, c := range cases {
-		r, params, ok := Match(c.method, c.path)
-		if !ok || r.Function != c.fn {
-			t.Errorf("%s %s -> %q (%v), want %s", c.method, c.path, r.Function, ok, c.fn)
-			continue
-		}
-		for k, v := range c.params {
-			if params[k] != v {
-				t.Errorf("%s %s: %s = %q, want %q", c.method, c.path, k, params[k], v)
-			}
-		}
-	}
-	for _, c := range []struct{ method, path string }{{"DELETE", "/session"}, {"GET", "/nope"}, {"GET", "/simulation/x/input"}, {"GET", "/session//start"}} {
-		if r, _, ok := Match(c.method, c.path); ok {
-			t.Errorf("%s %s matched %s", c.method, c.path, r.Function)
-		}
-	}
-}
-
 func TestAllowsEvaluatesDenyFirst(t *testing.T) {
 	arn := "arn:aws:execute-api:us-east-1:1:api/dev/GET/session/abc"
 	stmt := func(effect string, res ...string) events.IAMPolicyStatement {

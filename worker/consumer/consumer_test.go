@@ -89,7 +89,7 @@ func TestFailuresEndAsErrors(t *testing.T) {
 	)
 	want := []string{
 		"flowsheet error 1 (node A error 1: solver diverged)",
-		"exited with status 3: fake-job: crashing with status 3 as asked",
+		"fake-job exited with status 3", // the whole message: no path, no stderr (that is in the worker's log)
 		"runner panicked: boom",
 		"timed out after 2s",
 		`no runner for application "AspenPlus"`,
@@ -98,6 +98,9 @@ func TestFailuresEndAsErrors(t *testing.T) {
 		j := h.waitFinal(k, 30*time.Second)
 		if j.State != job.Error || !strings.Contains(j.Message, want[i]) {
 			t.Errorf("job %d: %s %q, want error containing %q", i, j.State, j.Message, want[i])
+		}
+		if i == 1 && j.Message != want[i] {
+			t.Errorf("crash message %q, want exactly %q", j.Message, want[i])
 		}
 		if (i == 0) != (j.OutputKey != "") {
 			t.Errorf("job %d: output key %q (only the failed flowsheet has an output)", i, j.OutputKey)

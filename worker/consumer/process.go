@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,7 +103,7 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 	case runErr != nil && errors.As(cause, &te):
 		st.State, st.Message = job.Error, te.Error()
 	case runErr != nil:
-		st.State, st.Message = job.Error, runErr.Error()
+		st.State, st.Message = job.Error, c.failure(runErr, log)
 	case res.GraphError != 0:
 		st.State, st.Message = job.Error, res.Message
 	}
@@ -123,6 +124,21 @@ func (c *Consumer) process(ctx context.Context, m sqstypes.Message, sub event.Su
 	}
 	log.Info("job ended", "state", st.State, "message", st.Message)
 	c.delete(end, m, log)
+}
+
+// failure is the message of a run that failed: the runner's reason, with
+// the worker's work directory removed in case an error named a file there.
+// What a failed process wrote goes to the worker's log, not to the user.
+func (c *Consumer) failure(err error, log *slog.Logger) string {
+	var ee *runner.ExitError
+	if errors.As(err, &ee) {
+		log.Warn("job process failed", "program", ee.Program, "status", ee.Code, "stderr", ee.Stderr)
+	}
+	msg := err.Error()
+	if c.s.WorkDir != "" {
+		msg = strings.ReplaceAll(msg, c.s.WorkDir, "<work directory>")
+	}
+	return msg
 }
 
 // abandon ends a job whose earlier runs all ended without a result: the

@@ -72,15 +72,14 @@ func (f FakeJob) run(ctx context.Context, j Job) (Result, error) {
 	defer func() { _ = log.Close() }() // a log; the output file is what counts
 	cmd := exec.Command(f.Exe, FakeJobCommand, j.Dir)
 	cmd.Dir = j.Dir
-	if err := runTree(ctx, cmd, log); err != nil {
+	if err := runTree(ctx, child{cmd: cmd, program: "fake-job", log: log}); err != nil {
 		return Result{}, err
 	}
-	path := filepath.Join(j.Dir, FakeJobOutput)
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(filepath.Join(j.Dir, FakeJobOutput))
 	if err != nil {
-		return Result{}, &OutputError{Path: path, Reason: err.Error()}
+		return Result{}, &OutputError{Path: FakeJobOutput, Reason: "the run wrote no output"}
 	}
-	return ParseOutput(path, raw)
+	return ParseOutput(raw)
 }
 
 // FakeJobMain is the fake-job child: it reads dir/input.json, obeys its

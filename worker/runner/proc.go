@@ -18,50 +18,58 @@ import (
 // the pipes of processes that escaped the tree to close.
 const KillWait = 5 * time.Second
 
-// ExitError: the runner's process failed.
+// StopFile is the file a run's child is asked to stop through before its
+// tree is killed: a file works the same for a service on Windows (which has
+// no console to send Ctrl+Break through) and on Unix.
+const StopFile = "stop"
+
+// ExitError: the runner's process failed. Its message names the program,
+// never its path or what it wrote: Stderr is for the worker's log.
 type ExitError struct {
-	Command string
+	Program string
 	Code    int    // -1 when it died by a signal
 	Stderr  string // the end of what it wrote to stderr
 }
 
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("%s exited with status %d", e.Command, e.Code)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
+	return fmt.Sprintf("%s exited with status %d", e.Program, e.Code)
 }
 
 // KilledError: the run was ended from outside (timeout, kill, hand-back)
 // and its whole process tree was killed. Cause is context.Cause of the run.
 type KilledError struct {
-	Command string
+	Program string
 	Cause   error
 }
 
-func (e *KilledError) Error() string { return fmt.Sprintf("%s killed: %v", e.Command, e.Cause) }
+func (e *KilledError) Error() string { return fmt.Sprintf("%s killed: %v", e.Program, e.Cause) }
 func (e *KilledError) Unwrap() error { return e.Cause }
 
-// runTree runs cmd, logging its output to log, until it exits or ctx is done.
-// The process and everything it starts form one tree (a process group on
-// Unix, a job object on Windows); the tree is killed when ctx is done, and
-// also after a normal exit, so no stray child outlives its job.
-func runTree(ctx context.Context, cmd *exec.Cmd, log io.Writer) error {
-	name := cmd.Args[0]
+// child is a process to run as one tree.
+type child struct {
+	cmd     *exec.Cmd
+	program string // what messages call it
+	log     io.Writer
+	// grace is how long the child has, once StopFile is written into
+	// stopDir, to end by itself before its tree is killed (0: killed at once).
+	grace   time.Duration
+	stopDir string
+}
+
+// runTree runs c until it exits or ctx is done. The process and everything
+// it starts form one tree (a process group on Unix, a job object on
+// Windows); the tree is killed when ctx is done (after the grace period),
+// and also after a normal exit, so no stray child outlives its job.
+func runTree(ctx context.Context, c child) error {
+	cmd := c.cmd
 	tail := &tailBuffer{max: 2 << 10}
-	cmd.Stdout = log
-	cmd.Stderr = io.MultiWriter(log, tail)
+	cmd.Stdout = c.log
+	cmd.Stderr = io.MultiWriter(c.log, tail)
 	cmd.WaitDelay = KillWait
 	prepareTree(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	tree, err := attachTree(cmd.Process)
+	tree, err := startTree(cmd)
 	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("start %s: %w", c.program, err)
 	}
 	defer tree.close()
 	done := make(chan error, 1)
@@ -70,16 +78,24 @@ func runTree(ctx context.Context, cmd *exec.Cmd, log io.Writer) error {
 	case err = <-done:
 		_ = tree.kill() // stragglers of a finished run
 	case <-ctx.Done():
+		if c.grace > 0 && os.WriteFile(filepath.Join(c.stopDir, StopFile), nil, 0o600) == nil {
+			select {
+			case <-done:
+				_ = tree.kill()
+				return &KilledError{Program: c.program, Cause: context.Cause(ctx)}
+			case <-time.After(c.grace):
+			}
+		}
 		kerr := tree.kill()
 		<-done //nolint:errcheck // a killed process's exit status says nothing more
 		if kerr != nil {
-			return fmt.Errorf("kill %s: %w (after: %w)", name, kerr, context.Cause(ctx))
+			return fmt.Errorf("kill %s: %w (after: %w)", c.program, kerr, context.Cause(ctx))
 		}
-		return &KilledError{Command: name, Cause: context.Cause(ctx)}
+		return &KilledError{Program: c.program, Cause: context.Cause(ctx)}
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return &ExitError{Command: name, Code: ee.ExitCode(), Stderr: tail.String()}
+		return &ExitError{Program: c.program, Code: ee.ExitCode(), Stderr: tail.String()}
 	}
 	return err
 }

@@ -4,20 +4,26 @@ package runner
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"syscall"
 )
 
 // prepareTree starts the child as the leader of a new process group, which
-// its children join: one kill(-pgid) reaches all of them.
+// its children join: one kill(-pgid) reaches all of them, and a Ctrl+C in
+// the worker's terminal reaches the worker alone (it drains instead).
 func prepareTree(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
 type processTree struct{ pgid int }
 
-func attachTree(p *os.Process) (*processTree, error) { return &processTree{pgid: p.Pid}, nil }
+// startTree starts cmd; its process group exists from its first instruction.
+func startTree(cmd *exec.Cmd) (*processTree, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &processTree{pgid: cmd.Process.Pid}, nil
+}
 
 func (t *processTree) kill() error {
 	err := syscall.Kill(-t.pgid, syscall.SIGKILL)

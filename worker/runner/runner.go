@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/pyjson"
 )
 
 // Job is what a runner is given: the stored job and an empty work directory
@@ -68,7 +69,8 @@ func (s Set) For(app string) (Runner, error) {
 	return nil, &UnknownApplicationError{Application: app}
 }
 
-// OutputError: the run ended but left no readable output.
+// OutputError: the run ended but left no readable output. Path is the
+// output's name in the run directory.
 type OutputError struct {
 	Path   string
 	Reason string
@@ -83,29 +85,51 @@ type output struct {
 	TurbineMessages map[string]string `json:"turbineMessages"`
 }
 
-// ParseOutput reads FOQUS's value dump (output.json of a run).
-func ParseOutput(path string, raw []byte) (Result, error) {
+// ParseOutput reads FOQUS's value dump (output.json of a run). Non-finite
+// numbers (Python's NaN, Infinity) are a result like any other: Output holds
+// them as strings (package pyjson says why).
+func ParseOutput(raw []byte) (Result, error) { return parseOutput(raw, nil) }
+
+// parseOutput is ParseOutput with the driver's report, whose FOQUS status
+// texts and exceptions make the message.
+func parseOutput(raw []byte, rep *driverReport) (Result, error) {
+	std, _, err := pyjson.Standard(raw)
+	if err != nil {
+		return Result{}, &OutputError{Path: FOQUSOutput, Reason: "not JSON"}
+	}
 	var o output
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return Result{}, &OutputError{Path: path, Reason: "not a JSON object: " + err.Error()}
+	if err := json.Unmarshal(std, &o); err != nil {
+		return Result{}, &OutputError{Path: FOQUSOutput, Reason: "not FOQUS's value dump (graphError, nodeError)"}
 	}
 	if o.GraphError == nil {
-		return Result{}, &OutputError{Path: path, Reason: "no graphError"}
+		return Result{}, &OutputError{Path: FOQUSOutput, Reason: "no graphError"}
 	}
 	ge, err := o.GraphError.Float64()
 	if err != nil {
-		return Result{}, &OutputError{Path: path, Reason: "graphError is not a number"}
+		return Result{}, &OutputError{Path: FOQUSOutput, Reason: "graphError is not a number"}
 	}
-	r := Result{Output: json.RawMessage(raw), GraphError: int(ge)}
+	r := Result{Output: json.RawMessage(std), GraphError: int(ge)}
 	if r.GraphError != 0 {
-		r.Message = failure(r.GraphError, o)
+		r.Message = failure(r.GraphError, o, rep)
 	}
 	return r, nil
 }
 
-// failure summarises a failed graph: its status and each failed node's
-// status and Turbine message, in node order.
-func failure(graphError int, o output) string {
+// failure summarises a failed graph: its status (with FOQUS's description
+// and exception when the driver reported them) and each failed node's
+// status, exception and Turbine message, in node order.
+func failure(graphError int, o output, rep *driverReport) string {
+	if rep == nil {
+		rep = &driverReport{}
+	}
+	msg := fmt.Sprintf("flowsheet error %d", graphError)
+	var graphExc string
+	if g := rep.Graph; g != nil {
+		if d := strings.TrimSuffix(g.Description, " (see foqus.log)"); d != "" {
+			msg += ": " + d
+		}
+		graphExc = g.Exception
+	}
 	var parts []string
 	nodes := make([]string, 0, len(o.NodeError))
 	for n := range o.NodeError {
@@ -113,16 +137,30 @@ func failure(graphError int, o output) string {
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		if v, ok := o.NodeError[n].(float64); ok && v == 0 {
+		nr, reported := rep.Nodes[n]
+		code, isNum := o.NodeError[n].(float64)
+		// -1 is "did not finish": a node the failure stopped, not at fault itself.
+		if nr.Exception == "" && isNum && (code == 0 || reported && code == -1) {
 			continue
 		}
 		p := fmt.Sprintf("node %s error %v", n, o.NodeError[n])
+		if nr.Description != "" {
+			p += ": " + nr.Description
+		}
+		if nr.Exception != "" {
+			p += ": " + nr.Exception
+			if nr.Exception == graphExc {
+				graphExc = ""
+			}
+		}
 		if m := o.TurbineMessages[n]; m != "" {
 			p += ": " + m
 		}
 		parts = append(parts, p)
 	}
-	msg := fmt.Sprintf("flowsheet error %d", graphError)
+	if graphExc != "" {
+		msg += ": " + graphExc
+	}
 	if len(parts) > 0 {
 		msg += " (" + strings.Join(parts, "; ") + ")"
 	}

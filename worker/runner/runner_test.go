@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,9 +24,11 @@ import (
 
 var srv *mototest.Server
 
-// envFakePython makes the test binary play the Python interpreter of the
-// foqus runner: it records its command line and writes the recorded FOQUS
-// output where --output says.
+// envFakePython makes the test binary play the foqus driver: it records its
+// command line and leaves what the driver left in a recorded run. The
+// variable names a recorded output.json, or a directory of a recorded run
+// (output.json and the driver's report.json, either may be missing); the
+// exit status is the driver's for that report.
 const envFakePython = "FOQUS_TEST_FAKE_PYTHON"
 
 func TestMain(m *testing.M) {
@@ -42,7 +45,8 @@ func TestMain(m *testing.M) {
 func fakePython(args []string) int {
 	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
 	out := fs.String("output", "", "")
-	for _, f := range []string{"session", "input", "turbine-model", "turbine-app", "turbine-dir"} {
+	report := fs.String("report", "", "")
+	for _, f := range []string{"session", "input", "turbine-model", "turbine-app", "turbine-dir", "stop-file"} {
 		fs.String(f, "", "")
 	}
 	for _, f := range []string{"reset", "initialize"} {
@@ -51,15 +55,35 @@ func fakePython(args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	rec, err := os.ReadFile(os.Getenv(envFakePython))
-	if err != nil {
-		return 2
-	}
 	if os.WriteFile(filepath.Join(filepath.Dir(*out), "argv.json"), must(json.Marshal(args)), 0o600) != nil {
 		return 2
 	}
-	if os.WriteFile(*out, rec, 0o600) != nil {
+	src := os.Getenv(envFakePython)
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		rec, err := os.ReadFile(src)
+		if err != nil || os.WriteFile(*out, rec, 0o600) != nil {
+			return 2
+		}
+		return 0
+	}
+	if rec, err := os.ReadFile(filepath.Join(src, FOQUSOutput)); err == nil && os.WriteFile(*out, rec, 0o600) != nil {
 		return 2
+	}
+	rec, err := os.ReadFile(filepath.Join(src, FOQUSReport))
+	if err != nil {
+		return 0
+	}
+	if os.WriteFile(*report, rec, 0o600) != nil {
+		return 2
+	}
+	var r driverReport
+	_ = json.Unmarshal(rec, &r)
+	fmt.Fprintln(os.Stderr, "Traceback (most recent call last):\n  File \"/opt/foqus/foqus_lib/x.py\", line 1\nKeyError: 'nope'")
+	switch {
+	case r.Refused != "":
+		return driverRefused
+	case r.Failed != "":
+		return driverFailed
 	}
 	return 0
 }
@@ -127,6 +151,9 @@ func TestFakeJobFailureControls(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(ee.Stderr, "crashing with status 3") {
 		t.Fatalf("exit control: %v, want an ExitError with status 3 and stderr", err)
 	}
+	if msg := err.Error(); msg != "fake-job exited with status 3" {
+		t.Fatalf("exit control message %q: want the program's name, no path and no stderr", msg)
+	}
 
 	func() {
 		defer func() {
@@ -147,7 +174,7 @@ func TestParseRecordedFOQUSOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := ParseOutput("foqus-output.json", raw)
+	res, err := ParseOutput(raw)
 	if err != nil || res.GraphError != 0 || res.Message != "" || !bytes.Equal(res.Output, raw) {
 		t.Fatalf("recorded output: graphError %d, message %q, err %v", res.GraphError, res.Message, err)
 	}
@@ -155,13 +182,13 @@ func TestParseRecordedFOQUSOutput(t *testing.T) {
 	_ = json.Unmarshal(raw, &o)
 	o["graphError"], o["nodeError"], o["turbineMessages"] = 5, map[string]any{"BFB": 3}, map[string]any{"BFB": "ACM did not converge"}
 	failed, _ := json.Marshal(o)
-	res, err = ParseOutput("x", failed)
+	res, err = ParseOutput(failed)
 	if err != nil || res.GraphError != 5 || res.Message != "flowsheet error 5 (node BFB error 3: ACM did not converge)" {
 		t.Fatalf("failed output: %+v, %v", res.Message, err)
 	}
 	for _, bad := range []string{`{"input":{}}`, `{"graphError":"x"}`, `nope`} {
 		var oe *OutputError
-		if _, err := ParseOutput("x", []byte(bad)); !errors.As(err, &oe) {
+		if _, err := ParseOutput([]byte(bad)); !errors.As(err, &oe) {
 			t.Fatalf("ParseOutput(%s) = %v, want an OutputError", bad, err)
 		}
 	}
@@ -229,7 +256,8 @@ func TestFOQUSStagesRunsAndParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{filepath.Join(j.Dir, "foqus_driver.py"), "--session", filepath.Join(j.Dir, FOQUSSimDir, "session.foqus"),
-		"--input", filepath.Join(j.Dir, "input.json"), "--output", filepath.Join(j.Dir, "output.json"), "--reset",
+		"--input", filepath.Join(j.Dir, "input.json"), "--output", filepath.Join(j.Dir, "output.json"),
+		"--report", filepath.Join(j.Dir, "report.json"), "--stop-file", filepath.Join(j.Dir, "stop"), "--reset",
 		"--turbine-model", "BFB_v11", "--turbine-app", "ACM", "--turbine-dir", filepath.Join(j.Dir, FOQUSModelDir, "BFB_v11")}
 	if strings.Join(argv, " ") != strings.Join(want, " ") {
 		t.Fatalf("driver command line\n got %q\nwant %q", argv, want)

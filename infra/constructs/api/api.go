@@ -3,8 +3,6 @@
 package api
 
 import (
-	"regexp"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -30,8 +28,6 @@ type API struct {
 	Authorizer awsapigateway.RequestAuthorizer
 	AccessLogs awslogs.LogGroup
 }
-
-var pathParam = regexp.MustCompile(`\{([A-Za-z0-9_]+)\+?\}`)
 
 // Props configure the API.
 type Props struct {
@@ -113,8 +109,8 @@ func (a *API) routes(st config.Stage, fns map[string]awslambda.IFunction) {
 
 	for _, r := range coreapi.Routes {
 		params := map[string]*bool{}
-		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
-			params["method.request.path."+m[1]] = jsii.Bool(true)
+		for _, name := range r.Params() {
+			params["method.request.path."+name] = jsii.Bool(true)
 		}
 		a.RestAPI.Root().ResourceForPath(jsii.String(r.Path)).AddMethod(jsii.String(r.Method),
 			awsapigateway.NewLambdaIntegration(fns[r.Function], &awsapigateway.LambdaIntegrationOptions{
