@@ -22,6 +22,7 @@ import (
 	"github.com/foqus-cloud/stack/infra/config"
 	"github.com/foqus-cloud/stack/infra/constructs/functions"
 	"github.com/foqus-cloud/stack/infra/stacks"
+	"github.com/foqus-cloud/stack/worker/consumer"
 )
 
 // functionsByName maps the deployed function name to its logical id.
@@ -420,11 +421,15 @@ func TestWorkerRoleGrants(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sns:Publish",
-		"dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject", "ssm:GetParameter",
-		"autoscaling:CompleteLifecycleAction", "cloudwatch:PutMetricData"} {
+	// The role grants exactly what the worker calls (worker/consumer.IAMActions).
+	for a, where := range consumer.IAMActions {
 		if !got[a] {
-			t.Errorf("worker role lacks %s", a)
+			t.Errorf("worker role lacks %s, which %s calls", a, where)
+		}
+	}
+	for a := range got {
+		if _, ok := consumer.IAMActions[a]; !ok {
+			t.Errorf("worker role grants %s, which the worker never calls", a)
 		}
 	}
 	for _, a := range []string{"s3:DeleteObject*", "dynamodb:DeleteItem", "sqs:SendMessage", "dynamodb:Scan", "logs:PutLogEvents", "sns:Subscribe"} {
@@ -679,14 +684,16 @@ func TestWorkerFleet(t *testing.T) {
 		if n := len(tmpl.ofType("AWS::EC2::SecurityGroupIngress")); n != 0 {
 			t.Errorf("%d inbound rules, want none", n)
 		}
-		hooks := tmpl.ofType("AWS::AutoScaling::LifecycleHook")
-		for _, h := range hooks {
-			if h.Properties["LifecycleTransition"] != "autoscaling:EC2_INSTANCE_TERMINATING" || h.Properties["LifecycleHookName"] != resource.WorkerDrainHook {
-				t.Errorf("lifecycle hook %v", h.Properties)
-			}
+		hooks := map[string]string{}
+		for _, h := range tmpl.ofType("AWS::AutoScaling::LifecycleHook") {
+			hooks[fmt.Sprint(h.Properties["LifecycleHookName"])] = fmt.Sprintf("%v %v %v", h.Properties["LifecycleTransition"], h.Properties["DefaultResult"], h.Properties["HeartbeatTimeout"])
 		}
-		if len(hooks) != 1 {
-			t.Errorf("%d lifecycle hooks, want the termination hook", len(hooks))
+		want := map[string]string{
+			resource.WorkerDrainHook:  fmt.Sprintf("autoscaling:EC2_INSTANCE_TERMINATING CONTINUE %d", resource.WorkerDrainHookSeconds),
+			resource.WorkerLaunchHook: fmt.Sprintf("autoscaling:EC2_INSTANCE_LAUNCHING ABANDON %d", resource.WorkerLaunchHookSeconds),
+		}
+		if !reflect.DeepEqual(hooks, want) {
+			t.Errorf("lifecycle hooks %v, want %v", hooks, want)
 		}
 		kinds := map[string]int{}
 		for _, sp := range tmpl.ofType("AWS::AutoScaling::ScalingPolicy") {

@@ -161,21 +161,28 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
 		p.UsersTable.Grant(fn, jsii.String("dynamodb:GetItem"))
 		return *p.UsersTable.TableName(), nil
 	case resource.EnvResourcesTable:
-		actions := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+		// What core/sessionstore calls: no BatchGetItem, DeleteItem or
+		// transactions (ConditionCheckItem) anywhere.
+		actions := []string{"dynamodb:GetItem", "dynamodb:Query"}
 		if WritesResources[name] {
-			actions = append(actions, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+			actions = append(actions, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
 		}
 		p.ResourcesTable.Grant(fn, *jsii.Strings(actions...)...)
 		return *p.ResourcesTable.TableName(), nil
 	case resource.EnvSessionBucket:
-		p.SessionBucket.GrantRead(fn, nil) // the workers write outputs; functions read them
+		objects(fn, p.SessionBucket, "s3:GetObject") // the workers write outputs; functions read them
 		return *p.SessionBucket.BucketName(), nil
 	case resource.EnvSimulationBucket:
+		// GetObject/PutObject (and their presigned URLs) and a listing by
+		// prefix: never CDK's Delete*, Abort*, legal hold or retention.
 		if WritesSimulations[name] {
-			p.SimulationBucket.GrantReadWrite(fn, nil)
+			objects(fn, p.SimulationBucket, "s3:GetObject", "s3:PutObject")
 		} else {
-			p.SimulationBucket.GrantRead(fn, nil)
+			objects(fn, p.SimulationBucket, "s3:GetObject")
 		}
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*p.SimulationBucket.BucketArn()),
+		}))
 		return *p.SimulationBucket.BucketName(), nil
 	case resource.EnvJobTopicARN:
 		p.JobTopic.GrantPublish(fn)
@@ -185,4 +192,11 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
 		return *p.UpdateTopic.TopicArn(), nil
 	}
 	return "", fmt.Errorf("function %s reads %s: the CDK app has no grant for it yet (constructs/functions)", name, key)
+}
+
+// objects grants fn exactly actions on the objects of bucket.
+func objects(fn awslambda.Function, bucket awss3.IBucket, actions ...string) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings(actions...), Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("*"))),
+	}))
 }

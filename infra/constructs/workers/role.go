@@ -42,20 +42,32 @@ func (w *Workers) role(p *Props, groupName string) {
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
 		},
 	})
-	p.JobQueue.GrantConsumeMessages(role) // receive, delete, change visibility (lease extension)
+	// Exactly what the worker calls (worker/consumer.IAMActions): CDK's
+	// GrantConsumeMessages would add GetQueueUrl/GetQueueAttributes, GrantRead
+	// List*/GetBucket*/GetObject* and SSM parameter history.
+	p.JobQueue.Grant(role, jsii.String("sqs:ReceiveMessage"), jsii.String("sqs:ChangeMessageVisibility"), jsii.String("sqs:DeleteMessage"))
 	p.UpdateTopic.GrantPublish(role)
-	p.ResourcesTable.Grant(role, *jsii.Strings("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-		"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")...)
+	p.ResourcesTable.Grant(role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:UpdateItem"))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("SessionObjects"),
 		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
 		Resources: jsii.Strings(*p.SessionBucket.ArnForObjects(jsii.String("*"))),
 	}))
-	p.SimulationBucket.GrantRead(role, nil)
-	w.Config.GrantRead(role)
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DrainHook"),
-		Actions:   jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"),
+		Sid:       jsii.String("SimulationFiles"),
+		Actions:   jsii.Strings("s3:GetObject"),
+		Resources: jsii.Strings(*p.SimulationBucket.ArnForObjects(jsii.String("*"))),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("Config"),
+		Actions:   jsii.Strings("ssm:GetParameter"),
+		Resources: jsii.Strings(*w.Config.ParameterArn()),
+	}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("OwnInstance"),
+		// worker/consumer/lifecycle.go: scale-in protection while a job
+		// runs, the launch and drain hooks.
+		Actions:   jsii.Strings("autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:SetInstanceProtection"),
 		Resources: jsii.Strings(fmt.Sprintf("arn:%s:autoscaling:%s:%s:autoScalingGroup:*:autoScalingGroupName/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), groupName)),
 	}))
 	// PutMetricData has no resource to scope to; the namespace condition narrows it.

@@ -33,6 +33,15 @@ func (w *Workers) group(st config.Stage, groupName string) {
 		DefaultResult:       awsautoscaling.DefaultResult_CONTINUE,
 		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(DrainHookSeconds)),
 	})
+	// A new instance waits in Pending:Wait, outside the in-service count the
+	// heartbeat alarm and scaling read, until its worker service runs and
+	// completes this hook; one that never does is abandoned and replaced.
+	w.Group.AddLifecycleHook(jsii.String("Launch"), &awsautoscaling.BasicLifecycleHookProps{
+		LifecycleHookName:   jsii.String(resource.WorkerLaunchHook),
+		LifecycleTransition: awsautoscaling.LifecycleTransition_INSTANCE_LAUNCHING,
+		DefaultResult:       awsautoscaling.DefaultResult_ABANDON,
+		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(resource.WorkerLaunchHookSeconds)),
+	})
 }
 
 // scaling declares the fleet's metrics and its two scaling policies.
