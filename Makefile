@@ -38,8 +38,8 @@ include mk/*.mk
 
 build: build-functions build-worker ## build every Lambda bootstrap and the worker (linux and windows)
 
-test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora, CDK, end to end)
-	FOQUS_E2E=1 go test -count=1 -timeout 20m ./... ./infra/...
+test: python build synth ## run every test (unit, moto-backed, fuzz seed corpora, CDK, end to end) with the race detector
+	FOQUS_E2E=1 go test -race -count=1 -timeout 20m ./... ./infra/...
 
 bench: python build synth ## print throughput and latency figures against moto (store, handlers, worker, end to end)
 	go test -run '^$$' -bench . -benchtime 1x ./...

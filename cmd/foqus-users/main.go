@@ -13,11 +13,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/foqus-cloud/stack/core/awsconf"
@@ -68,6 +71,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	var opts []func(*config.LoadOptions) error
 	if *endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(*endpoint))
+	}
+	if loopback(*endpoint) { // the local stack's emulator: it checks no signature, and needs no AWS environment
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")))
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, config.WithRegion(LocalRegion))
+		}
 	}
 	cfg, err := awsconf.Load(ctx, opts...)
 	if err != nil {
@@ -165,4 +174,20 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// LocalRegion is the region used against a loopback endpoint when none is set.
+const LocalRegion = "us-east-1"
+
+// loopback reports whether endpoint is a URL on this machine (the local stack).
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

@@ -18,11 +18,32 @@ var srv *mototest.Server
 
 func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
 
-func TestUserLifecycle(t *testing.T) {
+// Against the local stack's loopback endpoint the command needs no AWS
+// environment: no credentials, no region, no profile.
+func TestLoopbackEndpointNeedsNoAWSEnvironment(t *testing.T) {
 	st := srv.Stack(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_REGION", mototest.Region)
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--endpoint", srv.Endpoint(), "--table", st.UsersTable, "add", "carol"}, strings.NewReader(""), &out); err != nil || !strings.Contains(out.String(), "added carol") {
+		t.Fatalf("add against %s without an AWS environment: %q, %v", srv.Endpoint(), out.String(), err)
+	}
+	for endpoint, want := range map[string]bool{
+		"http://127.0.0.1:5000": true, "http://localhost:8080": true, "http://[::1]:1": true,
+		"https://dynamodb.us-east-1.amazonaws.com": false, "http://10.0.0.1:5000": false, "": false,
+	} {
+		if got := loopback(endpoint); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", endpoint, got, want)
+		}
+	}
+}
+
+func TestUserLifecycle(t *testing.T) {
+	t.Parallel()
+	st := srv.Stack(t)
 	ctx := context.Background()
 	cli := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer

@@ -21,6 +21,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
 // The counter sees every request of every client built from the config,
 // by service and operation, failed ones included.
 func TestCounterCountsPerOperation(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	cfg := st.Config.Copy()
 	c := &awsconf.Counter{}

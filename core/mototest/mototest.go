@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/foqus-cloud/stack/core/backoff"
 )
 
 // serveScript starts moto's server with DynamoDB requests serialized (see the script).
@@ -97,25 +99,22 @@ func Start(ctx context.Context) (*Server, error) {
 	}
 	s := &Server{cmd: cmd, endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	for {
 		select {
 		case <-s.exited:
 			return nil, fmt.Errorf("moto server exited at start (%s -c serve.py); set MOTO_VERBOSE=1 to see why", py)
-		case <-ctx.Done():
-			s.Close()
-			return nil, ctx.Err()
 		default:
 		}
 		if resp, err := http.Get(s.endpoint + "/moto-api/"); err == nil {
 			_ = resp.Body.Close()
 			return s, nil
 		}
-		if time.Now().After(deadline) {
+		if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("moto server did not answer on %s within 30s", s.endpoint)
+			return nil, fmt.Errorf("moto server did not answer on %s: %w", s.endpoint, err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -23,6 +23,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
 
 // Redelivered and reordered events are no-ops; the first final event wins.
 func TestApplyIsIdempotent(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	store := sessionstore.New(dynamodb.NewFromConfig(st.Config), st.ResourcesTable)
 	r := &recorder.Recorder{Store: store}

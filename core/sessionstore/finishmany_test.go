@@ -17,6 +17,7 @@ import (
 // exist. Each job ends once, each refusal says why, and (under -race) the
 // goroutines of one call share no error variable.
 func TestFinishManyConcurrentWithMixedRefusals(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()
@@ -102,6 +103,7 @@ func TestFinishManyConcurrentWithMixedRefusals(t *testing.T) {
 
 // A bad key anywhere in a batch refuses the whole batch before any write.
 func TestTransitionManyValidatesEveryKeyFirst(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()

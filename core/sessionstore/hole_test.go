@@ -18,6 +18,7 @@ import (
 // leaves a gap: pages stop before it (a late write must not be skipped) until
 // HoleTimeout has passed, then page past it.
 func TestPagesPassADeadWritersNumberAfterTheTimeout(t *testing.T) {
+	t.Parallel()
 	stack := srv.Stack(t)
 	db := dynamodb.NewFromConfig(stack.Config)
 	st := sessionstore.New(db, stack.ResourcesTable)

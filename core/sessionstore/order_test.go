@@ -13,6 +13,7 @@ import (
 // A page holds every finished job up to its size: the finish index orders
 // numbers as numbers (1, 2, ..., 10, not 1, 10, 100, 2).
 func TestPageIsFullAcrossDigitCounts(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()

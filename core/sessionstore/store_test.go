@@ -58,6 +58,7 @@ func appendSubmitted(t testing.TB, st *sessionstore.Store, user, sid string, n i
 }
 
 func TestAppendKeepsOrderAndDefaults(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()
@@ -93,6 +94,7 @@ func TestAppendKeepsOrderAndDefaults(t *testing.T) {
 
 // A 2,500-job session lists completely through many pages; another user sees none of it.
 func TestSessionOf2500JobsPaginates(t *testing.T) {
+	t.Parallel()
 	st, calls := newStore(t)
 	st.PageLimit = 100
 	ctx := context.Background()
@@ -144,6 +146,7 @@ func TestSessionOf2500JobsPaginates(t *testing.T) {
 // 50 goroutines race to end the same job with different outcomes: one wins,
 // the others are told it is already final, and the winner's record stays.
 func TestFinishRaceHasOneWinner(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()
@@ -192,6 +195,7 @@ func TestFinishRaceHasOneWinner(t *testing.T) {
 }
 
 func TestTransitionsRefuseDuplicatesAndRegressions(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	j := appendSubmitted(t, st, "alice", uuid.NewString(), 1)[0]
@@ -216,6 +220,7 @@ func TestTransitionsRefuseDuplicatesAndRegressions(t *testing.T) {
 }
 
 func TestClaimLeaseAndTakeover(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	j := appendSubmitted(t, st, "alice", uuid.NewString(), 1)[0]
@@ -251,6 +256,7 @@ func TestClaimLeaseAndTakeover(t *testing.T) {
 }
 
 func TestStartLeaseAndPending(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()
@@ -307,6 +313,7 @@ func TestStartLeaseAndPending(t *testing.T) {
 
 // Two generators each page through every finished job; pages are not consumed.
 func TestResultPagesPerGenerator(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()
@@ -379,6 +386,7 @@ func TestResultPagesPerGenerator(t *testing.T) {
 
 // Kill-sized batches: 250 jobs end in one call, numbered 1..250 without gaps.
 func TestFinishManyNumbersWithoutGaps(t *testing.T) {
+	t.Parallel()
 	st, _ := newStore(t)
 	ctx := context.Background()
 	sid := uuid.NewString()

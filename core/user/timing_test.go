@@ -55,6 +55,7 @@ func timings(tb testing.TB, s *user.Store, n int) (wrong, unknown, disabled time
 // time of one table read). The bound is loose: this asserts the comparison
 // happens; BenchmarkRefusalTiming measures how close the times are.
 func TestRefusalsCostAPasswordCheck(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newStore(t)
 	s.Cost = 10 // ~60 ms a comparison: well above a table read on moto
 	refusers(t, s)

@@ -30,6 +30,7 @@ func newStore(t testing.TB) (*user.Store, *dynamodb.Client, string) {
 const password = "correct horse battery"
 
 func TestPasswordIsStoredOnlyAsAHash(t *testing.T) {
+	t.Parallel()
 	s, db, table := newStore(t)
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "alice", password, user.Premium); err != nil {
@@ -54,6 +55,7 @@ func TestPasswordIsStoredOnlyAsAHash(t *testing.T) {
 }
 
 func TestAuthenticateRefusals(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newStore(t)
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "alice", password, ""); err != nil {
@@ -89,6 +91,7 @@ func TestAuthenticateRefusals(t *testing.T) {
 }
 
 func TestListPaginates(t *testing.T) {
+	t.Parallel()
 	s, _, _ := newStore(t)
 	ctx := context.Background()
 	for _, n := range []string{"a1", "b2", "c3"} {

@@ -26,6 +26,7 @@ const (
 )
 
 func TestResultRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	sid, ids := e.newSession("alice", 5)
@@ -140,6 +141,7 @@ func finish(t testing.TB, e *env, sid string, fs []sessionstore.Finish) {
 // or simulation; the routes that create (append, PUT simulation, a
 // generator id) create bob's own and leave alice's untouched.
 func TestUsersSeeOnlyTheirOwn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	sid, ids := e.newSession("alice", 2)

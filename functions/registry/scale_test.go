@@ -21,6 +21,7 @@ import (
 // started twice at once: every job reaches the job queue exactly once, and
 // two generators each page through every result exactly once.
 func TestLargeSessionStartedTwiceConcurrently(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("2,000 jobs through moto")
 	}

@@ -20,6 +20,7 @@ import (
 )
 
 func TestEveryFunctionBuilds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, fn := range api.Functions() {
 		switch fn {
@@ -45,6 +46,7 @@ func TestEveryFunctionBuilds(t *testing.T) {
 
 // Every route answers 401 JSON without a principal (the original answered 200 []).
 func TestEveryRouteNeedsAPrincipal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	sid := "5e4b1d52-cf0b-4a4c-9a6d-2a3f0c6b9a11"
 	for _, r := range api.Routes {
@@ -54,6 +56,7 @@ func TestEveryRouteNeedsAPrincipal(t *testing.T) {
 }
 
 func TestSessionRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 
@@ -195,6 +198,7 @@ func TestSessionRoutes(t *testing.T) {
 
 // Stop pauses queued jobs; start resumes them and publishes them again.
 func TestStopAndResume(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	sid, ids := e.newSession("alice", 4)
@@ -239,6 +243,7 @@ func TestStopAndResume(t *testing.T) {
 
 // Stop waits for a start in progress, then answers 409 rather than race it.
 func TestStopDuringStartConflicts(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits sessions.StopWait")
 	}
@@ -258,6 +263,7 @@ func TestStopDuringStartConflicts(t *testing.T) {
 // A job stored without today's validation is finished as invalid with the
 // reason; the others are published.
 func TestStartFinishesUnsubmittableJobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	sid, ids := e.newSession("alice", 2)

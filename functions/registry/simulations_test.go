@@ -19,6 +19,7 @@ import (
 )
 
 func TestSimulationRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	s3c := awsconf.NewS3(e.st.Config)

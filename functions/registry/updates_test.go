@@ -56,6 +56,7 @@ func stringAttrs(kv ...string) map[string]sqstypes.MessageAttributeValue {
 }
 
 func TestUpdateProcessor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	sid, ids := e.newSession("alice", 3)
@@ -131,6 +132,7 @@ func TestUpdateProcessor(t *testing.T) {
 // A poison message, reported as failed each time, ends in the dead-letter
 // queue after maxReceiveCount receives.
 func TestPoisonMessageReachesTheDLQ(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &e.st.UpdateQueueURL, MessageBody: aws.String("{}")}); err != nil {
@@ -160,6 +162,7 @@ func TestPoisonMessageReachesTheDLQ(t *testing.T) {
 
 // A store failure is worth a retry: every message of the batch is reported.
 func TestUpdateProcessorRetriesStoreFailures(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	env := st.Env()
 	env[resource.EnvResourcesTable] = "no-such-table"

@@ -242,25 +242,24 @@ func zipDir(dir string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// StackWait is the longest a stack's creation is waited for.
+const StackWait = 5 * time.Minute
+
+// waitCreated waits with the SDK's CloudFormation waiter (its backoff, its
+// terminal states); a failure says the stack's status and reason.
 func waitCreated(ctx context.Context, cfn *cloudformation.Client, stack string) error {
-	for {
-		out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
-		if err != nil {
-			return fmt.Errorf("describe stack %s: %w", stack, err)
-		}
-		st := out.Stacks[0].StackStatus
-		switch {
-		case st == cfntypes.StackStatusCreateComplete:
-			return nil
-		case !strings.HasSuffix(string(st), "_IN_PROGRESS"):
-			return fmt.Errorf("stack %s: %s: %s", stack, st, aws.ToString(out.Stacks[0].StackStatusReason))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stack %s still %s: %w", stack, st, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	in := &cloudformation.DescribeStacksInput{StackName: aws.String(stack)}
+	w := cloudformation.NewStackCreateCompleteWaiter(cfn, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second // moto creates a stack in about a second
+	})
+	err := w.Wait(ctx, in, StackWait)
+	if err == nil {
+		return nil
 	}
+	if out, derr := cfn.DescribeStacks(ctx, in); derr == nil && len(out.Stacks) > 0 {
+		return fmt.Errorf("stack %s: %s: %s: %w", stack, out.Stacks[0].StackStatus, aws.ToString(out.Stacks[0].StackStatusReason), err)
+	}
+	return fmt.Errorf("stack %s: %w", stack, err)
 }
 
 func stackResources(ctx context.Context, cfn *cloudformation.Client, stack string) (map[string]string, error) {

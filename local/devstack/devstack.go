@@ -32,6 +32,7 @@ import (
 
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/backoff"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/user"
@@ -82,6 +83,12 @@ type Stack struct {
 
 	requests    map[string]*awsconf.Counter // AWS requests by function
 	invocations map[string]*atomic.Int64    // invocations by function
+
+	stopping   chan struct{} // closed when the workers are being stopped
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+	stopOnce   sync.Once
+	restarts   atomic.Int64
 }
 
 // Usage is what the stack's functions cost so far: AWS requests and
@@ -107,10 +114,22 @@ func (s *Stack) Usage() Usage {
 	return u
 }
 
+// worker is one supervised worker slot: its current process, restarted
+// with backoff when it exits while the stack runs.
 type worker struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu   sync.Mutex
+	cmd  *exec.Cmd     // the current process
+	live chan struct{} // closed when the current process exits
+	done chan struct{} // closed when the slot stops for good
 }
+
+// Restart backoff of a crashed worker: the SDK's jittered exponential delay
+// up to RestartMaxDelay; a worker that ran RestartResetAfter counts as healthy
+// again, so its next crash restarts it quickly.
+const (
+	RestartMaxDelay   = 5 * time.Second
+	RestartResetAfter = 30 * time.Second
+)
 
 // DefaultWorkerArgs make a crashed worker's job come back within seconds
 // (the stage's own lease is minutes) and poll briefly so Ctrl-C is quick.
@@ -132,7 +151,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{moto: moto, Endpoint: moto.Endpoint(), opts: o, User: o.User, Password: o.Password}
+	s := &Stack{moto: moto, Endpoint: moto.Endpoint(), opts: o, User: o.User, Password: o.Password, stopping: make(chan struct{})}
+	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -264,9 +284,24 @@ func (s *Stack) startProcessors(ctx context.Context, updates registry.UpdatesFun
 	return nil
 }
 
-// StartWorker starts one more worker process, configured from the worker
-// config parameter the CDK app wrote.
+// StartWorker starts one more supervised worker, configured from the worker
+// config parameter the CDK app wrote, and returns its first process. A worker
+// that exits while the stack runs is restarted with backoff, and the restart
+// is logged (a crashed worker must not leave jobs waiting silently).
 func (s *Stack) StartWorker() (*exec.Cmd, error) {
+	w := &worker{done: make(chan struct{})}
+	n := len(s.workerSlots())
+	if err := s.spawn(w); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.workers = append(s.workers, w)
+	s.mu.Unlock()
+	go s.supervise(w, n)
+	return w.current(), nil
+}
+
+func (s *Stack) spawn(w *worker) error {
 	extra := s.opts.WorkerArgs
 	if extra == nil {
 		extra = DefaultWorkerArgs
@@ -277,31 +312,90 @@ func (s *Stack) StartWorker() (*exec.Cmd, error) {
 		"AWS_ENDPOINT_URL="+s.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_REGION="+s.Config.Region, "AWS_EC2_METADATA_DISABLED=true")
 	cmd.Stdout, cmd.Stderr = s.opts.WorkerLog, s.opts.WorkerLog
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start worker %s: %w", s.opts.WorkerBin, err)
+		return fmt.Errorf("start worker %s: %w", s.opts.WorkerBin, err)
 	}
-	w := &worker{cmd: cmd, done: make(chan struct{})}
-	s.mu.Lock()
-	s.workers = append(s.workers, w)
-	s.mu.Unlock()
-	go func() { _ = cmd.Wait(); close(w.done) }()
-	return cmd, nil
+	live := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(live) }()
+	w.mu.Lock()
+	w.cmd, w.live = cmd, live
+	w.mu.Unlock()
+	return nil
 }
 
-// Workers lists the worker processes still running.
-func (s *Stack) Workers() []*exec.Cmd {
+func (w *worker) current() *exec.Cmd {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cmd
+}
+
+func (w *worker) exited() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.live
+}
+
+// supervise restarts slot n's worker whenever it exits, until the stack stops.
+func (s *Stack) supervise(w *worker, n int) {
+	defer close(w.done)
+	attempt := 0
+	for {
+		began := time.Now()
+		select {
+		case <-w.exited():
+		case <-s.stopping:
+			return
+		}
+		select {
+		case <-s.stopping:
+			return
+		default:
+		}
+		if time.Since(began) > RestartResetAfter {
+			attempt = 0
+		}
+		attempt++
+		delay := backoff.Delay(attempt, RestartMaxDelay)
+		cmd := w.current()
+		s.opts.Log.Warn("worker exited; restarting", "worker", n, "pid", cmd.Process.Pid, "status", cmd.ProcessState.String(), "restart", attempt, "in", delay.Round(time.Millisecond))
+		for {
+			if backoff.Sleep(s.stopCtx, delay) != nil {
+				return
+			}
+			err := s.spawn(w)
+			if err == nil {
+				s.restarts.Add(1)
+				break
+			}
+			attempt++
+			delay = backoff.Delay(attempt, RestartMaxDelay)
+			s.opts.Log.Error("worker restart failed", "worker", n, "err", err, "retry in", delay.Round(time.Millisecond))
+		}
+	}
+}
+
+func (s *Stack) workerSlots() []*worker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return append([]*worker(nil), s.workers...)
+}
+
+// Workers lists the worker processes running now.
+func (s *Stack) Workers() []*exec.Cmd {
 	var out []*exec.Cmd
-	for _, w := range s.workers {
+	for _, w := range s.workerSlots() {
 		select {
-		case <-w.done:
+		case <-w.exited():
 		default:
-			out = append(out, w.cmd)
+			out = append(out, w.current())
 		}
 	}
 	return out
 }
+
+// Restarts is how many times crashed workers were restarted.
+func (s *Stack) Restarts() int { return int(s.restarts.Load()) }
 
 // AddUser creates another user of the stack.
 func (s *Stack) AddUser(ctx context.Context, name, password string) error {
@@ -329,20 +423,21 @@ func (s *Stack) TurbineConfig() string {
 const StopGrace = 15 * time.Second
 
 // StopWorkers stops the worker processes (SIGTERM: they finish or hand back
-// their jobs), killing those still running after StopGrace.
+// their jobs), killing those still running after StopGrace; they are not
+// restarted.
 func (s *Stack) StopWorkers() {
-	s.mu.Lock()
-	workers := s.workers
-	s.mu.Unlock()
+	s.stopOnce.Do(func() { close(s.stopping); s.stopCancel() })
+	workers := s.workerSlots()
 	for _, w := range workers {
-		_ = w.cmd.Process.Signal(syscall.SIGTERM)
+		<-w.done // the supervisor starts no more processes
+		_ = w.current().Process.Signal(syscall.SIGTERM)
 	}
 	deadline := time.After(StopGrace)
 	for _, w := range workers {
 		select {
-		case <-w.done:
+		case <-w.exited():
 		case <-deadline:
-			_ = w.cmd.Process.Kill()
+			_ = w.current().Process.Kill()
 		}
 	}
 }

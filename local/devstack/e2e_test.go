@@ -28,6 +28,12 @@ const generator = "00000000-0000-0000-0000-000000000000" // the FOQUS G2 client'
 
 func startStack(t *testing.T) *devstack.Stack {
 	t.Helper()
+	return startStackWith(t, nil)
+}
+
+// startStackWith starts a stack with the test's options, changed by edit.
+func startStackWith(t *testing.T, edit func(*devstack.Options)) *devstack.Stack {
+	t.Helper()
 	root, _ := filepath.Abs("../..")
 	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
 	for _, p := range []string{filepath.Join(cdkOut, "manifest.json"), worker} {
@@ -39,11 +45,15 @@ func startStack(t *testing.T) *devstack.Stack {
 		}
 	}
 	began := time.Now()
-	st, err := devstack.Start(context.Background(), devstack.Options{
+	o := devstack.Options{
 		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: 2, WorkerBin: worker,
 		User: "alice", Password: "alice-password-1", WorkerLog: testWriter{t},
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	})
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	st, err := devstack.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,10 +312,7 @@ func TestEndToEnd(t *testing.T) {
 		victim := st.Workers()[0]
 		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
-		}
-		if _, err := st.StartWorker(); err != nil {
-			t.Fatal(err)
-		}
+		} // the stack restarts it
 		recs := alice.results(sid, ids, 3*time.Minute)
 		for _, r := range recs {
 			if r.State != "success" {

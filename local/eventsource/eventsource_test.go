@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Run(m, &srv)) }
 // Every message published while the poller runs reaches the handler once,
 // and the queue ends empty.
 func TestPollerDeliversEveryMessage(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	var seen sync.Map
 	var n atomic.Int64

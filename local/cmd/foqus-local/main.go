@@ -25,7 +25,7 @@ func main() {
 	flag.IntVar(&o.Workers, "workers", 2, "worker processes to run")
 	flag.StringVar(&o.WorkerBin, "worker", "build/worker/foqus-worker", "the foqus-worker binary (make build)")
 	flag.StringVar(&o.User, "user", "demo", "demo user to create")
-	flag.StringVar(&o.Password, "password", "", "its password (default: a random one, printed)")
+	flag.StringVar(&o.Password, "password", os.Getenv("DEV_PASSWORD"), "its password, kept across restarts so a FOQUS config stays valid (default $DEV_PASSWORD, else a random one, printed)")
 	cfgPath := flag.String("turbine-cfg", ".cache/dev/turbine.cfg", "where to write the FOQUS turbine.cfg for this stack")
 	flag.StringVar(&o.TLSDir, "tls-dir", ".cache/dev", "where the local CA and the gateway's certificate are kept (made once)")
 	plain := flag.Bool("http", false, "serve plain http instead of https (FOQUS then drops its credentials)")
@@ -59,7 +59,7 @@ func run(o devstack.Options, cfgPath string) error {
 	if err := os.MkdirAll(filepath.Dir(cfgPath), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(cfgPath, []byte(st.TurbineConfig()), 0o600); err != nil {
+	if err := writeAtomic(cfgPath, []byte(st.TurbineConfig())); err != nil {
 		return err
 	}
 	fmt.Printf(`FOQUS cloud is up on this machine (started in %.1fs)
@@ -95,4 +95,27 @@ func curlCA(st *devstack.Stack) string {
 		return ""
 	}
 	return "--cacert " + st.CAFile + " "
+}
+
+// writeAtomic replaces path with b through a temporary file and a rename, so
+// a run killed while writing leaves the old file or the new one, never half
+// of one, and a stale file from a killed run is simply replaced.
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone after the rename; cleans up after a failure
+	if _, err := tmp.Write(b); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
