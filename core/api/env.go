@@ -31,6 +31,7 @@ var env = map[string][]string{
 	FnUpdateProcessor: {resource.EnvResourcesTable},
 	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
 	FnConsumerList:    {resource.EnvResourcesTable},
+	FnSessionDelete:   {resource.EnvResourcesTable, resource.EnvSessionBucket},
 }
 
 // Env lists the environment variables (resource.Env*) function name reads,

@@ -25,6 +25,7 @@ const (
 	FnUpdateProcessor = "foqus-update-processor"
 	FnSimulationDel   = "delete-simulation"
 	FnConsumerList    = "get-consumer-list"
+	FnSessionDelete   = "delete-session"
 )
 
 // Route maps one method and API Gateway resource path to the function serving it.
@@ -42,6 +43,7 @@ var Routes = []Route{
 	{"POST", "/session", FnSessionCreate},
 	{"GET", "/session/{id}", FnSessionGet},
 	{"POST", "/session/{id}", FnSessionAppend},
+	{"DELETE", "/session/{id}", FnSessionDelete},
 	{"POST", "/session/{id}/start", FnSessionStart},
 	{"POST", "/session/{id}/kill", FnSessionKill},
 	{"POST", "/session/{id}/stop", FnSessionStop},
