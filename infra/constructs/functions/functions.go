@@ -122,6 +122,7 @@ var (
 	WritesResources = map[string]bool{
 		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true,
 		api.FnSessionStop: true, api.FnSessionResult: true, api.FnUpdateProcessor: true,
+		api.FnSessionDelete: true,
 	}
 	WritesSimulations = map[string]bool{
 		api.FnSimulationPut: true, api.FnInputPut: true,
@@ -146,6 +147,9 @@ func grant(fn awslambda.Function, name, key string, d *data.Data, m *messaging.M
 		return *d.ResourcesTable.TableName(), nil
 	case resource.EnvSessionBucket:
 		d.SessionBucket.GrantRead(fn, nil) // the workers write outputs; functions read them
+		if name == api.FnSessionDelete {
+			d.SessionBucket.GrantDelete(fn, nil) // and a deleted session's go with it
+		}
 		return *d.SessionBucket.BucketName(), nil
 	case resource.EnvSimulationBucket:
 		if WritesSimulations[name] {
