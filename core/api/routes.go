@@ -26,6 +26,7 @@ const (
 	FnUpdateProcessor = "foqus-update-processor"
 	FnSimulationDel   = "delete-simulation"
 	FnConsumerList    = "get-consumer-list"
+	FnSessionDelete   = "delete-session"
 	FnArchiver        = "foqus-archiver" // the archive queue: completion e-mail, archive when due
 	FnThaw            = "foqus-thaw"     // the thaw queue: S3 ObjectRestore:Completed events
 )
@@ -73,6 +74,7 @@ var Routes = []Route{
 	{"POST", "/session", FnSessionCreate},
 	{"GET", "/session/{id}", FnSessionGet},
 	{"POST", "/session/{id}", FnSessionAppend},
+	{"DELETE", "/session/{id}", FnSessionDelete},
 	{"POST", "/session/{id}/start", FnSessionStart},
 	{"POST", "/session/{id}/kill", FnSessionKill},
 	{"POST", "/session/{id}/stop", FnSessionStop},

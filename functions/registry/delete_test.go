@@ -7,10 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/foqus-cloud/stack/core/awsconf"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/functions/consumers"
 )
@@ -88,5 +92,61 @@ func TestConsumerList(t *testing.T) {
 	r := e.ok("GET", "/consumer", "bob", "", &got)
 	if len(got) != 2 || strings.Contains(r.Body, job) || strings.Contains(r.Body, sid) {
 		t.Fatalf("bob's list %s", r.Body)
+	}
+}
+
+// DELETE /session/{id}: the owner's, refused while jobs run, leaves no
+// item or object of the session behind.
+func TestDeleteSession(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sid, ids := e.newSession("alice", 2)
+	keep, _ := e.newSession("alice", 1) // another session of alice's stays whole
+	e.ok("POST", "/session/"+sid+"/start", "alice", "", nil)
+
+	failed(t, e.call("DELETE", "/session/"+sid, "bob", nil, ""), http.StatusNotFound)
+	failed(t, e.call("DELETE", "/session/not-an-id", "alice", nil, ""), http.StatusBadRequest)
+	failed(t, e.call("DELETE", "/session/0d4c0b8e-3f51-4a36-9c1b-1f1e7a2f0a55", "alice", nil, ""), http.StatusNotFound)
+	failed(t, e.call("DELETE", "/session/"+sid, "alice", nil, ""), http.StatusConflict)
+
+	s3c := awsconf.NewS3(e.st.Config)
+	for _, id := range ids {
+		key := objectkey.JobOutput("alice", sid, id)
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.st.SessionBucket, Key: &key, Body: strings.NewReader(`{"graphError":0}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(t, e, sid, []sessionstore.Finish{{ID: ids[0], State: job.Success, Output: []byte(`{}`)}})
+	e.ok("POST", "/session/"+sid+"/result/"+genA, "alice", "", nil) // a cursor and a page
+	failed(t, e.call("DELETE", "/session/"+sid, "alice", nil, ""), http.StatusConflict)
+	finish(t, e, sid, []sessionstore.Finish{{ID: ids[1], State: job.Error, Message: "failed"}})
+
+	if r := e.ok("DELETE", "/session/"+sid+"/", "alice", "", nil); r.Body != `"`+sid+`"` {
+		t.Fatalf("delete answered %q", r.Body)
+	}
+	db := dynamodb.NewFromConfig(e.st.Config)
+	for _, pk := range []string{"SESSION#alice#" + sid, "USER#alice"} {
+		out, err := db.Query(ctx, &dynamodb.QueryInput{
+			TableName: &e.st.ResourcesTable, KeyConditionExpression: aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			if sk := it["SK"].(*ddbtypes.AttributeValueMemberS).Value; strings.Contains(pk+sk, sid) {
+				t.Errorf("item left behind: %s %s", pk, sk)
+			}
+		}
+	}
+	out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &e.st.SessionBucket, Prefix: aws.String(objectkey.SessionPrefix("alice", sid))})
+	if err != nil || len(out.Contents) != 0 {
+		t.Fatalf("objects left behind: %v %v", out.Contents, err)
+	}
+	failed(t, e.call("GET", "/session/"+sid, "alice", nil, ""), http.StatusNotFound)
+	var left []string
+	e.ok("GET", "/session", "alice", "", &left)
+	if len(left) != 1 || left[0] != keep {
+		t.Fatalf("sessions after delete: %v, want only %s", left, keep)
 	}
 }

@@ -305,6 +305,8 @@ func (b *Builder) HTTP(name string) (httpx.Handler, error) {
 		return b.ConsumerList()
 	case api.FnOpenAPI:
 		return b.OpenAPI()
+	case api.FnSessionDelete:
+		return b.SessionDelete()
 	}
 	return nil, fmt.Errorf("registry: %q is not an HTTP function", name)
 }
@@ -450,4 +452,11 @@ func (b *Builder) SimulationDelete() (httpx.Handler, error) {
 // ConsumerList builds the handler of get-consumer-list.
 func (b *Builder) ConsumerList() (httpx.Handler, error) {
 	return b.handler(api.FnConsumerList, func() httpx.UserHandler { return (&consumers.Service{Store: b.store()}).List })
+}
+
+// SessionDelete builds the handler of delete-session.
+func (b *Builder) SessionDelete() (httpx.Handler, error) {
+	return b.handler(api.FnSessionDelete, func() httpx.UserHandler {
+		return (&sessions.Deleter{Store: b.store(), S3: b.s3(), Bucket: b.env[resource.EnvSessionBucket]}).Delete
+	})
 }

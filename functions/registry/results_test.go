@@ -162,6 +162,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 		{"POST", "/session/" + sid + "/start", nil, ""},
 		{"POST", "/session/" + sid + "/stop", nil, ""},
 		{"DELETE", "/simulation/flow", nil, ""},
+		{"DELETE", "/session/" + sid, nil, ""},
 		{"DELETE", "/session/" + sid + "/result/" + genA, nil, ""},
 		{"GET", "/session/" + sid + "/result/" + genA + "/1", nil, ""},
 		{"GET", "/simulation/flow", nil, ""},

@@ -145,11 +145,11 @@ var (
 	WritesResources = map[string]bool{
 		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true,
 		api.FnSessionStop: true, api.FnSessionResult: true, api.FnUpdateProcessor: true,
+		api.FnSessionDelete: true,
 	}
 	WritesSimulations = map[string]bool{
 		api.FnSimulationPut: true, api.FnInputPut: true,
 		api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
-		api.FnSimulationDel:  true,
 	}
 )
 
@@ -167,10 +167,19 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
 		if WritesResources[name] {
 			actions = append(actions, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem")
 		}
+		if name == api.FnSessionDelete {
+			actions = append(actions, "dynamodb:DeleteItem") // sessionstore.DeleteSession's conditional delete
+		}
 		p.ResourcesTable.Grant(fn, *jsii.Strings(actions...)...)
 		return *p.ResourcesTable.TableName(), nil
 	case resource.EnvSessionBucket:
 		objects(fn, p.SessionBucket, "s3:GetObject") // the workers write outputs; functions read them
+		if name == api.FnSessionDelete {             // a deleted session's outputs go with it (ListObjectsV2, DeleteObjects)
+			objects(fn, p.SessionBucket, "s3:DeleteObject")
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*p.SessionBucket.BucketArn()),
+			}))
+		}
 		return *p.SessionBucket.BucketName(), nil
 	case resource.EnvSimulationBucket:
 		// GetObject/PutObject (and their presigned URLs) and a listing by
@@ -179,6 +188,9 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
 			objects(fn, p.SimulationBucket, "s3:GetObject", "s3:PutObject")
 		} else {
 			objects(fn, p.SimulationBucket, "s3:GetObject")
+		}
+		if name == api.FnSimulationDel {
+			objects(fn, p.SimulationBucket, "s3:DeleteObject") // DeleteObjects of the simulation's prefix
 		}
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*p.SimulationBucket.BucketArn()),
