@@ -78,8 +78,19 @@ func (s Settings) Env() map[string]string {
 		resource.EnvArchiveClass: string(s.StorageClass),
 		resource.EnvRestoreTier:  string(s.RestoreTier),
 		resource.EnvFreeJobLimit: strconv.FormatInt(s.FreeJobLimit, 10),
-		resource.EnvSender:       s.Sender,
+		resource.EnvSender:       senderOrOff(s.Sender),
 	}
+}
+
+// SenderOff is the sender variable's value when no notices are sent (the
+// variable is always set, so a forgotten one is an error, not silence).
+const SenderOff = "off"
+
+func senderOrOff(s string) string {
+	if s == "" {
+		return SenderOff
+	}
+	return s
 }
 
 // SettingsFromEnv reads settings from env; unset ones keep their defaults.
@@ -105,7 +116,9 @@ func SettingsFromEnv(env map[string]string) (Settings, error) {
 		}
 		s.FreeJobLimit = n
 	}
-	s.Sender = env[resource.EnvSender]
+	if s.Sender = env[resource.EnvSender]; s.Sender == SenderOff {
+		s.Sender = ""
+	}
 	return s, s.Validate()
 }
 

@@ -94,6 +94,9 @@ func (h *Handler) notify(ctx context.Context, n archive.Notice, tier user.Tier) 
 	for _, j := range jobs {
 		counts[j.State]++
 	}
-	_, err = h.Notifier.Send(ctx, n.User, notify.Finished(n.Session, counts, tier, h.Service.Settings.Window))
-	return err
+	// At most once: a failed send is logged, never retried (nor does it hold up the archive).
+	if _, err := h.Notifier.Send(ctx, n.User, notify.Finished(n.Session, counts, tier, h.Service.Settings.Window)); err != nil {
+		slog.WarnContext(ctx, "completion notice not sent", "user", n.User, "session", n.Session, "err", err)
+	}
+	return nil
 }

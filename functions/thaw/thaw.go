@@ -45,7 +45,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // events.S3Event it needs; the whole of it would also parse eventTime, which
 // emulators send without a zone).
 type s3Event struct {
-	Event   string `json:"Event"` // s3:TestEvent, sent when the notification is configured
+	Event      string `json:"Event"`       // s3:TestEvent, sent when the notification is configured
+	DetailType string `json:"detail-type"` // the same event through EventBridge (the deployed path)
+	Detail     struct {
+		Bucket struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key string `json:"key"` // not URL-encoded on EventBridge
+		} `json:"object"`
+	} `json:"detail"`
 	Records []struct {
 		EventName string `json:"eventName"`
 		S3        struct {
@@ -70,6 +79,12 @@ func (h *Handler) handle(ctx context.Context, body string) error {
 	if ev.Event == "s3:TestEvent" {
 		return nil
 	}
+	if ev.DetailType == DetailRestoreCompleted {
+		if ev.Detail.Bucket.Name != h.Service.Bucket {
+			return nil
+		}
+		return h.thaw(ctx, ev.Detail.Object.Key)
+	}
 	if ev.Records == nil {
 		return ErrNotS3Event
 	}
@@ -81,18 +96,28 @@ func (h *Handler) handle(ctx context.Context, body string) error {
 		if err != nil {
 			return fmt.Errorf("restore event key %q: %w", r.S3.Object.Key, err)
 		}
-		if _, _, err := archive.ParseKey(key); err != nil {
-			slog.WarnContext(ctx, "restore event for a key that is no archive", "key", key)
-			continue
-		}
-		th, err := h.Service.Thaw(ctx, key)
-		if err != nil {
+		if err := h.thaw(ctx, key); err != nil {
 			return err
 		}
-		if th.Jobs > 0 {
-			if _, err := h.Notifier.Send(ctx, th.User, notify.Restored(th.Session, th.Counts)); err != nil {
-				slog.WarnContext(ctx, "restore notice not sent", "user", th.User, "err", err)
-			}
+	}
+	return nil
+}
+
+// DetailRestoreCompleted is the EventBridge detail type of a finished restore.
+const DetailRestoreCompleted = "Object Restore Completed"
+
+func (h *Handler) thaw(ctx context.Context, key string) error {
+	if _, _, err := archive.ParseKey(key); err != nil {
+		slog.WarnContext(ctx, "restore event for a key that is no archive", "key", key)
+		return nil
+	}
+	th, err := h.Service.Thaw(ctx, key)
+	if err != nil {
+		return err
+	}
+	if th.Jobs > 0 {
+		if _, err := h.Notifier.Send(ctx, th.User, notify.Restored(th.Session, th.Counts)); err != nil {
+			slog.WarnContext(ctx, "restore notice not sent", "user", th.User, "err", err)
 		}
 	}
 	return nil

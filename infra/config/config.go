@@ -30,20 +30,21 @@ const (
 
 // Stage is what differs between dev, test and prod.
 type Stage struct {
-	Name               string   `json:"-"`
-	Account            string   `json:"account,omitempty"` // optional: env-agnostic stacks when empty
-	Region             string   `json:"region,omitempty"`
-	WorkerInstanceType string   `json:"workerInstanceType"`
-	MinWorkers         int      `json:"minWorkers"`
-	MaxWorkers         int      `json:"maxWorkers"` // = Aspen licence seats: never more workers than seats
-	LogRetentionDays   int      `json:"logRetentionDays"`
-	RemovalPolicy      string   `json:"removalPolicy"`         // retain | destroy, for tables and buckets
-	APIRateLimit       int      `json:"apiRateLimit"`          // steady requests/s per stage
-	APIBurstLimit      int      `json:"apiBurstLimit"`         // burst requests
-	JobLeaseMinutes    int      `json:"jobLeaseMinutes"`       // job queue visibility timeout; the worker extends it
-	DataExpirationDays int      `json:"dataExpirationDays"`    // session objects expire after this many days
-	Image              *Image   `json:"image,omitempty"`       // the worker image pipeline; none without it
-	AlarmEmails        []string `json:"alarmEmails,omitempty"` // subscribed to the alert topic
+	Name               string     `json:"-"`
+	Account            string     `json:"account,omitempty"` // optional: env-agnostic stacks when empty
+	Region             string     `json:"region,omitempty"`
+	WorkerInstanceType string     `json:"workerInstanceType"`
+	MinWorkers         int        `json:"minWorkers"`
+	MaxWorkers         int        `json:"maxWorkers"` // = Aspen licence seats: never more workers than seats
+	LogRetentionDays   int        `json:"logRetentionDays"`
+	RemovalPolicy      string     `json:"removalPolicy"`         // retain | destroy, for tables and buckets
+	APIRateLimit       int        `json:"apiRateLimit"`          // steady requests/s per stage
+	APIBurstLimit      int        `json:"apiBurstLimit"`         // burst requests
+	JobLeaseMinutes    int        `json:"jobLeaseMinutes"`       // job queue visibility timeout; the worker extends it
+	DataExpirationDays int        `json:"dataExpirationDays"`    // session objects expire after this many days
+	Image              *Image     `json:"image,omitempty"`       // the worker image pipeline; none without it
+	AlarmEmails        []string   `json:"alarmEmails,omitempty"` // subscribed to the alert topic
+	Lifecycle          *Lifecycle `json:"lifecycle,omitempty"`   // tier settings of the result lifecycle (lifecycle.go)
 	// Scaling overrides core/scaling's defaults; the simulator reads the same object.
 	Scaling scaling.Overrides `json:"scaling,omitempty"`
 }
@@ -100,6 +101,9 @@ func (s Stage) Validate() error {
 	}
 	if s.DataExpirationDays < 1 {
 		errs = append(errs, fmt.Errorf("dataExpirationDays %d must be >= 1", s.DataExpirationDays))
+	}
+	if _, err := s.Settings(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stage %q: %w", s.Name, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/local/deploy"
@@ -41,6 +42,7 @@ var motoSkips = map[string]bool{
 	"AWS::CloudWatch::Alarm":            true,
 	"AWS::ApiGateway::GatewayResponse":  true,
 	"AWS::ApiGateway::RequestValidator": true,
+	"AWS::SES::EmailIdentity":           true,
 }
 
 // motoNoPhysicalID are types moto creates but lists without a physical id.
@@ -144,7 +146,10 @@ func resourceExists(ctx context.Context, cfg aws.Config, key, value string) erro
 	case resource.EnvJobTopicARN, resource.EnvUpdateTopicARN:
 		_, err := sns.NewFromConfig(cfg).GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(value)})
 		return err
-	case resource.EnvJobQueueURL, resource.EnvUpdateQueueURL:
+	case resource.EnvFreeWindow, resource.EnvArchiveClass, resource.EnvRestoreTier, resource.EnvFreeJobLimit, resource.EnvSender:
+		_, err := archive.SettingsFromEnv(map[string]string{key: value})
+		return err
+	case resource.EnvJobQueueURL, resource.EnvUpdateQueueURL, resource.EnvArchiveQueueURL:
 		_, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(value)})
 		return err
 	}

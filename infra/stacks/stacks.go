@@ -19,6 +19,7 @@ import (
 	"github.com/foqus-cloud/stack/infra/constructs/data"
 	"github.com/foqus-cloud/stack/infra/constructs/functions"
 	"github.com/foqus-cloud/stack/infra/constructs/imagepipeline"
+	"github.com/foqus-cloud/stack/infra/constructs/lifecycle"
 	"github.com/foqus-cloud/stack/infra/constructs/messaging"
 	"github.com/foqus-cloud/stack/infra/constructs/monitoring"
 	"github.com/foqus-cloud/stack/infra/constructs/workers"
@@ -58,6 +59,7 @@ type Stage struct {
 	Workers    *workers.Workers
 	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
+	Lifecycle  *lifecycle.Lifecycle
 }
 
 // StackNames of a stage, in deploy order.
@@ -134,15 +136,22 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 func (s *Stage) wire(st config.Stage, buildDir string) error {
 	d := data.New(s.Data, "Data", &data.Props{Stage: st})
 	m := messaging.New(s.Service, "Messaging", &messaging.Props{Stage: st})
+	lc, err := lifecycle.New(s.Service, "Lifecycle", &lifecycle.Props{Stage: st, SessionBucket: d.SessionBucket})
+	if err != nil {
+		return err
+	}
 	fns, err := functions.New(s.Service, "Functions", &functions.Props{
 		Stage: st, BuildDir: buildDir,
 		UsersTable: d.UsersTable, ResourcesTable: d.ResourcesTable,
 		SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
 		JobTopic: m.JobTopic, UpdateTopic: m.UpdateTopic, UpdateQueue: m.UpdateQueue,
+		Lifecycle: functions.Lifecycle{ArchiveQueue: lc.ArchiveQueue, Settings: lc.Env(), SenderARN: lc.SenderARN},
 	})
 	if err != nil {
 		return err
 	}
+	lc.Attach(fns.ByName, m.AlertTopic, st.Name)
+	s.Lifecycle = lc
 	a := api.New(s.Service, "Api", &api.Props{Stage: st, Functions: fns.ByName})
 	w := workers.New(s.Service, "Workers", &workers.Props{
 		Stage: st, JobQueue: m.JobQueue, UpdateTopic: m.UpdateTopic,

@@ -172,7 +172,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
 	s.Env = map[string]string{}
 	s.requests, s.invocations = map[string]*awsconf.Counter{}, map[string]*atomic.Int64{}
-	var updates registry.UpdatesFunc
+	queueFns := map[string]registry.UpdatesFunc{} // the functions SQS event source mappings invoke
 	for _, name := range api.Functions() {
 		f, ok := fns[resource.Name(name, o.Stage)]
 		if !ok {
@@ -194,7 +194,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		case api.FnAuthorizer:
 			gw.Authorizer = counted(calls, set.Authorizer)
 		case api.FnUpdateProcessor:
-			updates = counted(calls, set.Updates)
+			queueFns[resource.Name(name, o.Stage)] = counted(calls, set.Updates)
+		case api.FnArchiver:
+			queueFns[resource.Name(name, o.Stage)] = counted(calls, set.Archiver)
+		case api.FnThaw:
+			queueFns[resource.Name(name, o.Stage)] = counted(calls, set.Thaw)
 		default:
 			gw.Handlers[name] = counted(calls, set.HTTP[name])
 		}
@@ -202,9 +206,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.createUser(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.applyLifecycle(ctx); err != nil {
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := s.startProcessors(runCtx, updates); err != nil {
+	if err := s.startProcessors(runCtx, queueFns); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", o.Addr)
@@ -257,15 +264,16 @@ func (s *Stack) createUser(ctx context.Context) error {
 }
 
 // startProcessors runs each of the template's SQS event source mappings.
-func (s *Stack) startProcessors(ctx context.Context, updates registry.UpdatesFunc) error {
+func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.UpdatesFunc) error {
 	maps, err := s.Deployed.QueueMappings(ctx)
 	if err != nil {
 		return err
 	}
 	q := sqs.NewFromConfig(s.Config)
 	for _, m := range maps {
-		if m.Function != resource.Name(api.FnUpdateProcessor, s.opts.Stage) {
-			return fmt.Errorf("event source mapping to %s: the local stack runs only the update processor", m.Function)
+		handler, ok := fns[m.Function]
+		if !ok {
+			return fmt.Errorf("event source mapping to %s: the local stack runs only the update processor, archiver and thaw", m.Function)
 		}
 		arn, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(m.QueueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 		if err != nil {
@@ -273,7 +281,7 @@ func (s *Stack) startProcessors(ctx context.Context, updates registry.UpdatesFun
 		}
 		p := &eventsource.Poller{
 			SQS: q, QueueURL: m.QueueURL, QueueARN: arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
-			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: updates, Log: s.opts.Log, WaitSeconds: 1,
+			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Log: s.opts.Log, WaitSeconds: 1,
 		}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = p.Run(ctx) }()

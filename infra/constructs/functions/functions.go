@@ -31,6 +31,7 @@ const (
 	APIMemoryMB       = 256
 	APITimeoutSeconds = 20
 	ProcessorTimeout  = resource.ProcessorTimeoutSeconds // the update queue's visibility is six times this
+	LifecycleTimeout  = 300                              // seconds, of the archiver and thaw: a 1,000-job archive is a few thousand requests
 )
 
 // Bootstrap is where make build puts a function's binary under the build dir.
@@ -50,6 +51,14 @@ type Props struct {
 	JobTopic         awssns.ITopic
 	UpdateTopic      awssns.ITopic
 	UpdateQueue      awssqs.IQueue // feeds the update processor
+	Lifecycle        Lifecycle     // the result lifecycle's queue, settings and sender
+}
+
+// Lifecycle is what the result lifecycle's functions use (constructs/lifecycle).
+type Lifecycle struct {
+	ArchiveQueue awssqs.IQueue
+	Settings     map[string]string // the tier settings, as resource.Env* values
+	SenderARN    string            // the SES identity notices are sent from; "" without one
 }
 
 // Functions holds every Lambda function by its base name (api.Fn*).
@@ -107,8 +116,11 @@ func checkBootstraps(buildDir string) error {
 // function declares one function with its own log group and role.
 func function(c constructs.Construct, st config.Stage, buildDir, name string) awslambda.Function {
 	timeout := APITimeoutSeconds
-	if name == api.FnUpdateProcessor {
+	switch name {
+	case api.FnUpdateProcessor:
 		timeout = ProcessorTimeout
+	case api.FnArchiver, api.FnThaw:
+		timeout = LifecycleTimeout
 	}
 	fnName := resource.Name(name, st.Name)
 	// An explicit log group, not logRetention: that one is a custom resource.
@@ -146,7 +158,11 @@ var (
 		api.FnSessionAppend: true, api.FnSessionStart: true, api.FnSessionKill: true,
 		api.FnSessionStop: true, api.FnSessionResult: true, api.FnUpdateProcessor: true,
 		api.FnSessionDelete: true,
+		api.FnArchiver:      true, api.FnThaw: true,
 	}
+	// Functions that write and delete session-bucket objects (archives,
+	// re-homed outputs); the others only read it.
+	WritesSessions    = map[string]bool{api.FnArchiver: true, api.FnThaw: true}
 	WritesSimulations = map[string]bool{
 		api.FnSimulationPut: true, api.FnInputPut: true,
 		api.FnInputSignedURL: true, // a presigned PUT carries the signer's rights
@@ -155,10 +171,14 @@ var (
 
 // grant gives fn the access its variable key implies and returns the value.
 // Item-level DynamoDB actions only: TransactWriteItems is authorised through them.
-func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
+func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { //nolint:gocyclo // one case per variable
 	switch key {
 	case resource.EnvUsersTable:
-		p.UsersTable.Grant(fn, jsii.String("dynamodb:GetItem"))
+		actions := []string{"dynamodb:GetItem"}
+		if name == api.FnArchiver { // its archive mark holds only while the user is free (a transaction's condition check)
+			actions = append(actions, "dynamodb:ConditionCheckItem")
+		}
+		p.UsersTable.Grant(fn, *jsii.Strings(actions...)...)
 		return *p.UsersTable.TableName(), nil
 	case resource.EnvResourcesTable:
 		// What core/sessionstore calls: no BatchGetItem, DeleteItem or
@@ -180,7 +200,26 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) {
 				Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*p.SessionBucket.BucketArn()),
 			}))
 		}
+		if WritesSessions[name] { // archives written and verified, outputs re-homed or removed
+			objects(fn, p.SessionBucket, "s3:PutObject", "s3:DeleteObject")
+		}
 		return *p.SessionBucket.BucketName(), nil
+	case resource.EnvArchiveQueueURL:
+		p.Lifecycle.ArchiveQueue.GrantSendMessages(fn)
+		return *p.Lifecycle.ArchiveQueue.QueueUrl(), nil
+	case resource.EnvSender:
+		if p.Lifecycle.SenderARN != "" {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("ses:SendEmail"), Resources: jsii.Strings(p.Lifecycle.SenderARN),
+			}))
+		}
+		return p.Lifecycle.Settings[key], nil
+	case resource.EnvFreeWindow, resource.EnvArchiveClass, resource.EnvRestoreTier, resource.EnvFreeJobLimit:
+		v, ok := p.Lifecycle.Settings[key]
+		if !ok {
+			return "", fmt.Errorf("function %s reads %s: no tier settings given", name, key)
+		}
+		return v, nil
 	case resource.EnvSimulationBucket:
 		// GetObject/PutObject (and their presigned URLs) and a listing by
 		// prefix: never CDK's Delete*, Abort*, legal hold or retention.
