@@ -20,6 +20,7 @@ import (
 	"github.com/foqus-cloud/stack/infra/constructs/functions"
 	"github.com/foqus-cloud/stack/infra/constructs/imagepipeline"
 	"github.com/foqus-cloud/stack/infra/constructs/messaging"
+	"github.com/foqus-cloud/stack/infra/constructs/monitorapi"
 	"github.com/foqus-cloud/stack/infra/constructs/monitoring"
 	"github.com/foqus-cloud/stack/infra/constructs/workers"
 )
@@ -58,6 +59,7 @@ type Stage struct {
 	Workers    *workers.Workers
 	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
+	Monitor    *monitorapi.MonitorAPI // the Cloud monitor's WebSocket API
 }
 
 // StackNames of a stage, in deploy order.
@@ -139,8 +141,12 @@ func (s *Stage) wire(st config.Stage, buildDir string) error {
 		UsersTable: d.UsersTable, ResourcesTable: d.ResourcesTable,
 		SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
 		JobTopic: m.JobTopic, UpdateTopic: m.UpdateTopic, UpdateQueue: m.UpdateQueue,
+		Deferred: monitorapi.Env,
 	})
 	if err != nil {
+		return err
+	}
+	if s.Monitor, err = monitorapi.New(s.Service, "Monitor", &monitorapi.Props{Stage: st, Functions: fns.ByName, JobQueue: m.JobQueue}); err != nil {
 		return err
 	}
 	a := api.New(s.Service, "Api", &api.Props{Stage: st, Functions: fns.ByName})

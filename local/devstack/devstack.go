@@ -35,6 +35,7 @@ import (
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/monitor"
 	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/deploy"
 	"github.com/foqus-cloud/stack/local/eventsource"
@@ -143,6 +144,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
+	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Log: o.Log}
+	// The listener first: the monitor's pushes go to its Management API.
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	defer func() {
+		if s.server == nil {
+			_ = ln.Close()
+		}
+	}()
+	s.BaseURL = fmt.Sprintf("http://%s/%s", ln.Addr(), o.Stage)
 	s.Env = map[string]string{}
 	s.requests, s.invocations = map[string]*awsconf.Counter{}, map[string]*atomic.Int64{}
 	var updates registry.UpdatesFunc
@@ -159,6 +172,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		cfg, calls := s.Config.Copy(), &atomic.Int64{}
 		s.requests[name], s.invocations[name] = &awsconf.Counter{}, calls
 		s.requests[name].Attach(&cfg)
+		if _, ok := f.Env[resource.EnvMonitorEndpoint]; ok {
+			f.Env[resource.EnvMonitorEndpoint] = s.BaseURL // the local gateway's Management API
+		}
+		f.Env[resource.EnvFleetSource] = resource.FleetFromHeartbeats
 		set, err := registry.New(cfg, f.Env, name)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", name, err)
@@ -168,6 +185,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			gw.Authorizer = counted(calls, set.Authorizer)
 		case api.FnUpdateProcessor:
 			updates = counted(calls, set.Updates)
+		case api.FnMonitorAuthorizer:
+			ws.Authorizer = counted(calls, set.MonitorAuthorizer)
+		case api.FnMonitorConnect, api.FnMonitorDisconnect, api.FnMonitorStatus, api.FnMonitorDefault:
+			for _, r := range api.MonitorRoutes {
+				if r.Function == name {
+					ws.Routes[r.Key] = counted(calls, set.Monitor[name])
+				}
+			}
 		default:
 			gw.Handlers[name] = counted(calls, set.HTTP[name])
 		}
@@ -180,12 +205,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startProcessors(runCtx, updates); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	s.BaseURL = fmt.Sprintf("http://%s/%s", ln.Addr(), o.Stage)
-	s.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	s.server = &http.Server{Handler: gateway.WithWebSocket(gw, ws), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.server.Serve(ln) }()
 	for i := 0; i < o.Workers; i++ {
@@ -303,7 +323,17 @@ func (s *Stack) TurbineConfig() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "[Authentication]\nusername = %s\npassword = %s\n", s.User, s.Password)
+	fmt.Fprintf(&b, "\n[Notification]\nurl = %s\n", s.NotificationURL())
 	return b.String()
+}
+
+// NotificationURL is the Cloud monitor's WebSocket URL on the gateway's
+// listener (wss:// when the gateway serves TLS; FOQUS accepts only wss).
+func (s *Stack) NotificationURL() string {
+	if u, ok := strings.CutPrefix(s.BaseURL, "https://"); ok {
+		return "wss://" + u
+	}
+	return "ws://" + strings.TrimPrefix(s.BaseURL, "http://")
 }
 
 // StopGrace is how long Close waits for workers to hand back their jobs.

@@ -50,6 +50,9 @@ type Props struct {
 	JobTopic         awssns.ITopic
 	UpdateTopic      awssns.ITopic
 	UpdateQueue      awssqs.IQueue // feeds the update processor
+	// Deferred variables are set, with their grants, by the construct that
+	// declares what they name after the functions (monitorapi.Env).
+	Deferred map[string]bool
 }
 
 // Functions holds every Lambda function by its base name (api.Fn*).
@@ -75,6 +78,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Functions, error
 			return nil, err
 		}
 		for _, key := range vars {
+			if props.Deferred[key] {
+				continue
+			}
 			value, err := grant(fn, name, key, props)
 			if err != nil {
 				return nil, err
