@@ -135,7 +135,7 @@ func New(scope constructs.Construct, id string, p *Props) (*MonitorAPI, error) {
 	})
 	m.Stage = awsapigatewayv2.NewWebSocketStage(c, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: m.API, StageName: jsii.String(p.Stage.Name), AutoDeploy: jsii.Bool(true),
-		AccessLogSettings: accessLogs{awsapigatewayv2.NewLogGroupLogDestination(logs)},
+		AccessLogSettings: &accessLogs{awsapigatewayv2.NewLogGroupLogDestination(logs)},
 		Throttle:          &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(RateLimit), BurstLimit: jsii.Number(BurstLimit)},
 	})
 
@@ -177,7 +177,13 @@ func (m *MonitorAPI) wire(f awslambda.Function, name, key string, p *Props) *str
 		m.Connections.Grant(f, *jsii.Strings(actions...)...)
 		return m.Connections.TableName()
 	case resource.EnvMonitorEndpoint:
-		m.Stage.GrantManagementApiAccess(f)
+		// PostToConnection only (GrantManagementApiAccess would allow every method).
+		f.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("execute-api:ManageConnections"),
+			Resources: jsii.Strings(*awscdk.Stack_Of(m.API).FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("execute-api"), Resource: m.API.ApiId(), ResourceName: jsii.String(p.Stage.Name + "/POST/@connections/*"),
+			})),
+		}))
 		return m.Stage.CallbackUrl()
 	default: // resource.EnvJobQueueURL: the fleet's status
 		f.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -198,8 +204,8 @@ type accessLogs struct {
 	dest awsapigatewayv2.IAccessLogDestination
 }
 
-func (a accessLogs) Destination() awsapigatewayv2.IAccessLogDestination { return a.dest }
+func (a *accessLogs) Destination() awsapigatewayv2.IAccessLogDestination { return a.dest }
 
-func (a accessLogs) Format() awsapigateway.AccessLogFormat {
+func (a *accessLogs) Format() awsapigateway.AccessLogFormat {
 	return awsapigateway.AccessLogFormat_Custom(jsii.String(`{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","routeKey":"$context.routeKey","eventType":"$context.eventType","status":"$context.status","connectionId":"$context.connectionId","user":"$context.authorizer.principalId","error":"$context.error.message"}`))
 }
