@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/coder/websocket"
 	"golang.org/x/crypto/bcrypt"
@@ -48,6 +49,8 @@ type env struct {
 	store   *sessionstore.Store
 	conns   *connections.Store
 	process registry.UpdatesFunc
+	cfg     aws.Config
+	vars    map[string]string
 }
 
 func newEnv(t *testing.T) *env {
@@ -82,6 +85,7 @@ func newEnv(t *testing.T) *env {
 	return &env{
 		t: t, url: strings.Replace(hs.URL, "http://", "ws://", 1) + "/" + mototest.Stage, ws: ws,
 		store: sessionstore.New(db, st.ResourcesTable), conns: connections.New(db, st.ConnectionsTable), process: set.Updates,
+		cfg: st.Config, vars: vars,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/foqus-cloud/stack/infra/constructs/imagepipeline"
 	"github.com/foqus-cloud/stack/infra/constructs/lifecycle"
 	"github.com/foqus-cloud/stack/infra/constructs/messaging"
+	"github.com/foqus-cloud/stack/infra/constructs/monitorapi"
 	"github.com/foqus-cloud/stack/infra/constructs/monitoring"
 	"github.com/foqus-cloud/stack/infra/constructs/workers"
 )
@@ -60,6 +61,7 @@ type Stage struct {
 	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
 	Lifecycle  *lifecycle.Lifecycle
+	Monitor    *monitorapi.MonitorAPI // the Cloud monitor's WebSocket API
 }
 
 // StackNames of a stage, in deploy order.
@@ -146,12 +148,16 @@ func (s *Stage) wire(st config.Stage, buildDir string) error {
 		SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
 		JobTopic: m.JobTopic, UpdateTopic: m.UpdateTopic, UpdateQueue: m.UpdateQueue,
 		Lifecycle: functions.Lifecycle{ArchiveQueue: lc.ArchiveQueue, Settings: lc.Env(), SenderARN: lc.SenderARN},
+		Deferred:  monitorapi.Env,
 	})
 	if err != nil {
 		return err
 	}
 	lc.Attach(fns.ByName, m.AlertTopic, st.Name)
 	s.Lifecycle = lc
+	if s.Monitor, err = monitorapi.New(s.Service, "Monitor", &monitorapi.Props{Stage: st, Functions: fns.ByName, JobQueue: m.JobQueue}); err != nil {
+		return err
+	}
 	a := api.New(s.Service, "Api", &api.Props{Stage: st, Functions: fns.ByName})
 	w := workers.New(s.Service, "Workers", &workers.Props{
 		Stage: st, JobQueue: m.JobQueue, UpdateTopic: m.UpdateTopic,

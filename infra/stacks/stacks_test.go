@@ -155,7 +155,7 @@ func TestFunctionGrantsFollowTheirEnvironment(t *testing.T) {
 		check("MessagingJobTopic", reads[resource.EnvJobTopicARN])
 		check("MessagingUpdateTopic", reads[resource.EnvUpdateTopicARN])
 		check("MessagingUpdateQueue", base == api.FnUpdateProcessor)
-		check("MessagingJobQueue", false)
+		check("MessagingJobQueue", reads[resource.EnvJobQueueURL]) // the monitor reads its attributes
 		if got := writes(acc["DataResources"], "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"); got != functions.WritesResources[base] {
 			t.Errorf("%s: writes FOQUS_Resources %v, want %v", base, got, functions.WritesResources[base])
 		}
@@ -349,9 +349,11 @@ func iamStatements(tmpl template) []statement {
 
 // resourceStar lists the only actions allowed on Resource "*", and why.
 var resourceStar = map[string]string{
-	"xray:PutTraceSegments":    "X-Ray has no resource-level permissions (function tracing)",
-	"xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (function tracing)",
-	"cloudwatch:PutMetricData": "no resource-level permissions; conditioned on the worker namespace",
+	"xray:PutTraceSegments":                 "X-Ray has no resource-level permissions (function tracing)",
+	"xray:PutTelemetryRecords":              "X-Ray has no resource-level permissions (function tracing)",
+	"cloudwatch:PutMetricData":              "no resource-level permissions; conditioned on the worker namespace",
+	"autoscaling:DescribeAutoScalingGroups": "no resource-level permissions (the monitor's fleet status)",
+	"ec2:DescribeInstances":                 "no resource-level permissions (the monitor's fleet status)",
 }
 
 // managedPolicies lists the only AWS managed policies attached, and why.

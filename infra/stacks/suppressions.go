@@ -32,6 +32,9 @@ var ServiceSuppressions = []Suppression{
 	{Rule: "AwsSolutions-IAM4", Reason: "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager access (instead of open RDP); AmazonAPIGatewayPushToCloudWatchLogs is the account-level role API Gateway execution logging requires; EC2InstanceProfileForImageBuilder is what Image Builder documents for its build instances",
 		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore", "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
 			"Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder"}},
+	{Rule: "AwsSolutions-IAM5", Reason: "PostToConnection on any connection of the monitor's own API and stage: connection ids are made per client at run time",
+		AppliesTo: []string{`/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<MonitorApi[0-9A-F]{8}>\/[a-z0-9-]+\/POST\/@connections\/\*$/`}},
+	{Rule: "AwsSolutions-APIG4", Reason: "a WebSocket API authorizes on $connect only (API Gateway takes no authorizer on other routes); every later route runs on that authorized connection"},
 	{Rule: "AwsSolutions-COG4", Reason: "the FOQUS desktop client authenticates with HTTP Basic (spec §3.1): a REQUEST Lambda authorizer guards every route instead of Cognito"},
 	{Rule: "AwsSolutions-AS3", Reason: "scaling failures surface through the heartbeat-missing and dead-letter alarms; ASG notifications to the KMS-encrypted alert topic would need the autoscaling service-linked role (absent before the first group) in the key policy"},
 }

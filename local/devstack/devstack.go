@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -37,6 +38,7 @@ import (
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/httpx"
+	"github.com/foqus-cloud/stack/functions/monitor"
 	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/deploy"
 	"github.com/foqus-cloud/stack/local/devtls"
@@ -170,6 +172,33 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
+	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Log: o.Log}
+	// The listener first: the monitor's pushes go to its Management API.
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	defer func() {
+		if s.server == nil {
+			_ = ln.Close()
+		}
+	}()
+	s.server = &http.Server{Handler: gateway.WithWebSocket(gw, ws), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelInfo)}
+	scheme, mgmt := "http", s.Config.HTTPClient
+	if o.TLSDir != "" {
+		ca, err := devtls.Ensure(o.TLSDir, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.server.TLSConfig, s.CAFile, scheme = ca.TLSConfig(), ca.CAPath(), "https"
+		ln = tls.NewListener(ln, s.server.TLSConfig)
+		// The monitor's pushes reach the gateway's Management API over the
+		// same TLS listener: their client trusts the local CA.
+		mgmt = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		})
+	}
+	s.BaseURL = fmt.Sprintf("%s://%s/%s", scheme, ln.Addr(), o.Stage)
 	s.Env = map[string]string{}
 	s.requests, s.invocations = map[string]*awsconf.Counter{}, map[string]*atomic.Int64{}
 	queueFns := map[string]registry.UpdatesFunc{} // the functions SQS event source mappings invoke
@@ -186,6 +215,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		cfg, calls := s.Config.Copy(), &atomic.Int64{}
 		s.requests[name], s.invocations[name] = &awsconf.Counter{}, calls
 		s.requests[name].Attach(&cfg)
+		if _, ok := f.Env[resource.EnvMonitorEndpoint]; ok {
+			f.Env[resource.EnvMonitorEndpoint] = s.BaseURL // the local gateway's Management API
+			cfg.HTTPClient = mgmt
+		}
+		f.Env[resource.EnvFleetSource] = resource.FleetFromHeartbeats
 		set, err := registry.New(cfg, f.Env, name)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", name, err)
@@ -199,6 +233,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			queueFns[resource.Name(name, o.Stage)] = counted(calls, set.Archiver)
 		case api.FnThaw:
 			queueFns[resource.Name(name, o.Stage)] = counted(calls, set.Thaw)
+		case api.FnMonitorAuthorizer:
+			ws.Authorizer = counted(calls, set.MonitorAuthorizer)
+		case api.FnMonitorConnect, api.FnMonitorDisconnect, api.FnMonitorStatus, api.FnMonitorDefault:
+			for _, r := range api.MonitorRoutes {
+				if r.Function == name {
+					ws.Routes[r.Key] = counted(calls, set.Monitor[name])
+				}
+			}
 		default:
 			gw.Handlers[name] = counted(calls, set.HTTP[name])
 		}
@@ -214,22 +256,6 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startProcessors(runCtx, queueFns); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	s.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelInfo)}
-	scheme := "http"
-	if o.TLSDir != "" {
-		ca, err := devtls.Ensure(o.TLSDir, time.Now())
-		if err != nil {
-			_ = ln.Close()
-			return nil, err
-		}
-		s.server.TLSConfig, s.CAFile, scheme = ca.TLSConfig(), ca.CAPath(), "https"
-		ln = tls.NewListener(ln, s.server.TLSConfig)
-	}
-	s.BaseURL = fmt.Sprintf("%s://%s/%s", scheme, ln.Addr(), o.Stage)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.server.Serve(ln) }()
 	for i := 0; i < o.Workers; i++ {
@@ -424,7 +450,17 @@ func (s *Stack) TurbineConfig() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "[Authentication]\nusername = %s\npassword = %s\n", s.User, s.Password)
+	fmt.Fprintf(&b, "\n[Notification]\nurl = %s\n", s.NotificationURL())
 	return b.String()
+}
+
+// NotificationURL is the Cloud monitor's WebSocket URL on the gateway's
+// listener (wss:// when the gateway serves TLS; FOQUS accepts only wss).
+func (s *Stack) NotificationURL() string {
+	if u, ok := strings.CutPrefix(s.BaseURL, "https://"); ok {
+		return "wss://" + u
+	}
+	return "ws://" + strings.TrimPrefix(s.BaseURL, "http://")
 }
 
 // StopGrace is how long Close waits for workers to hand back their jobs.

@@ -52,6 +52,9 @@ type Props struct {
 	UpdateTopic      awssns.ITopic
 	UpdateQueue      awssqs.IQueue // feeds the update processor
 	Lifecycle        Lifecycle     // the result lifecycle's queue, settings and sender
+	// Deferred variables are set, with their grants, by the construct that
+	// declares what they name after the functions (monitorapi.Env).
+	Deferred map[string]bool
 }
 
 // Lifecycle is what the result lifecycle's functions use (constructs/lifecycle).
@@ -84,6 +87,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Functions, error
 			return nil, err
 		}
 		for _, key := range vars {
+			if props.Deferred[key] {
+				continue
+			}
 			value, err := grant(fn, name, key, props)
 			if err != nil {
 				return nil, err
