@@ -23,6 +23,7 @@ const (
 	WorkerAMISSM    = "/foqus/%s/worker/ami"    // SSM parameter with the image pipeline's latest AMI id
 	WorkerGroup     = "FOQUS-Workers"           // Auto Scaling group of the Windows workers
 	WorkerDrainHook = "FOQUS-Worker-Drain"      // its termination lifecycle hook: the worker completes it once idle
+	WorkerReadyHook = "FOQUS-Worker-Ready"      // its launch lifecycle hook: the worker completes it once its service is up
 	AccessLogBucket = "foqus-access-logs"       // S3 server access logs of the data buckets
 	ArtifactsBucket = "foqus-artifacts"         // installers and the worker binary the image pipeline reads (ami/README.md)
 )

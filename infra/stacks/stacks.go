@@ -56,6 +56,7 @@ type Stage struct {
 	Functions  *functions.Functions
 	API        *api.API
 	Workers    *workers.Workers
+	Scaling    *workers.Scaling        // the stage's core/scaling numbers, deployed
 	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
 }
@@ -119,10 +120,15 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	s.Functions = fns
 	s.API = api.New(s.Service, "Api", st, fns.ByName)
 	s.Workers = workers.New(s.Service, "Workers", st, s.Tables, s.Messaging)
+	s.Scaling = s.Workers.Scale(st.ScalingParams(), s.Messaging)
 	if err := s.imagePipeline(st); err != nil {
 		return nil, err
 	}
+	if s.Image != nil {
+		s.Image.EnableFastLaunch(s.Scaling.Params, s.Workers.Vpc, s.Workers.Security, st.WorkerInstanceType)
+	}
 	s.Monitoring = monitoring.New(s.Service, "Monitoring", st, s.Messaging, s.API, fns.ByName, s.Workers)
+	s.Monitoring.AddScaling(s.Messaging, s.Workers, s.Scaling)
 
 	// CloudFormation's dashboard resource takes no tags (cfn-lint E3002).
 	// moto 5.2.1 fails on Tags of a KMS key (KeyError 'TagKey') and of an SSM

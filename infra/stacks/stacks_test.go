@@ -679,14 +679,9 @@ func TestWorkerFleet(t *testing.T) {
 		if n := len(tmpl.ofType("AWS::EC2::SecurityGroupIngress")); n != 0 {
 			t.Errorf("%d inbound rules, want none", n)
 		}
-		hooks := tmpl.ofType("AWS::AutoScaling::LifecycleHook")
-		for _, h := range hooks {
-			if h.Properties["LifecycleTransition"] != "autoscaling:EC2_INSTANCE_TERMINATING" || h.Properties["LifecycleHookName"] != resource.WorkerDrainHook {
-				t.Errorf("lifecycle hook %v", h.Properties)
-			}
-		}
-		if len(hooks) != 1 {
-			t.Errorf("%d lifecycle hooks, want the termination hook", len(hooks))
+		// Both hooks' names and timeouts: TestLifecycleHooks.
+		if hooks := tmpl.ofType("AWS::AutoScaling::LifecycleHook"); len(hooks) != 2 {
+			t.Errorf("%d lifecycle hooks, want the launch and the termination hook", len(hooks))
 		}
 		kinds := map[string]int{}
 		for _, sp := range tmpl.ofType("AWS::AutoScaling::ScalingPolicy") {
