@@ -120,7 +120,7 @@ func Build(app awscdk.App, st config.Stage, buildDir string) (*Stage, error) {
 	s.Functions = fns
 	s.API = api.New(s.Service, "Api", st, fns.ByName)
 	s.Workers = workers.New(s.Service, "Workers", st, s.Tables, s.Messaging)
-	s.Scaling = s.Workers.Scale(st.ScalingParams(), s.Messaging)
+	s.Scaling = s.Workers.Scale(st.Name, st.ScalingParams(), s.Messaging)
 	if err := s.imagePipeline(st); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package monitoring
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -45,15 +47,21 @@ func (mon *Monitoring) AddScaling(m *messaging.Messaging, w *workers.Workers, s 
 			s.Pending.With(&awscloudwatch.MetricOptions{Label: jsii.String("pending")}),
 			s.Warm.With(&awscloudwatch.MetricOptions{Label: jsii.String("warm pool")}),
 		}, &[]*awscloudwatch.HorizontalAnnotation{{Value: jsii.Number(float64(s.Params.MaxWorkers)), Label: jsii.String("max (Aspen seats)")}}),
-		awscloudwatch.NewAlarmWidget(&awscloudwatch.AlarmWidgetProps{Title: jsii.String("Start from zero"), Alarm: s.StartAlarm, Width: jsii.Number(6)}),
-		awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Title: jsii.String("Alarms"), Alarms: alarms(append(mon.Alarms, s.StartAlarm)), Width: jsii.Number(6)}),
+		awscloudwatch.NewAlarmWidget(&awscloudwatch.AlarmWidgetProps{Title: jsii.String("Start from zero"), Alarm: mon.byName("StartAlarm", s.StartAlarm), Width: jsii.Number(6)}),
+		awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Title: jsii.String("Alarms"), Alarms: mon.alarmRefs(append(mon.Alarms, s.StartAlarm)), Width: jsii.Number(6)}),
 	)
 }
 
-func alarms(as []awscloudwatch.Alarm) *[]interfacesawscloudwatch.IAlarmRef {
+// byName refers to an alarm by its ARN built from its name, not Fn::GetAtt
+// (which the local stack's CloudFormation, moto, cannot resolve for alarms).
+func (mon *Monitoring) byName(id string, a awscloudwatch.Alarm) awscloudwatch.IAlarm {
+	return awscloudwatch.Alarm_FromAlarmName(mon.Construct, jsii.String("Ref"+id), a.Node().DefaultChild().(awscloudwatch.CfnAlarm).AlarmName())
+}
+
+func (mon *Monitoring) alarmRefs(as []awscloudwatch.Alarm) *[]interfacesawscloudwatch.IAlarmRef {
 	out := make([]interfacesawscloudwatch.IAlarmRef, len(as))
 	for i, a := range as {
-		out[i] = a
+		out[i] = mon.byName(fmt.Sprint(i), a)
 	}
 	return &out
 }

@@ -44,7 +44,7 @@ var groupMetrics = []string{"GroupInServiceInstances", "GroupPendingInstances", 
 // the first worker's boot, 3 periods and a second boot), adds the launch
 // lifecycle hook the worker completes when its service is up (unless the
 // group has one) and, when the stage asks for it, a Stopped warm pool.
-func (w *Workers) Scale(p scaling.Params, m *messaging.Messaging) *Scaling {
+func (w *Workers) Scale(stage string, p scaling.Params, m *messaging.Messaging) *Scaling {
 	s := &Scaling{Params: p}
 	group := w.Group.Node().DefaultChild().(awsautoscaling.CfnAutoScalingGroup)
 	group.AddPropertyOverride(jsii.String("DefaultInstanceWarmup"), p.WarmupSeconds)
@@ -88,6 +88,7 @@ func (w *Workers) Scale(p scaling.Params, m *messaging.Messaging) *Scaling {
 	}
 	period := awscdk.Duration_Seconds(jsii.Number(scaling.PeriodSeconds))
 	s.StartAlarm = awscloudwatch.NewAlarm(w.Group, jsii.String("StartFromZeroAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:        jsii.String("foqus-" + stage + "-start-from-zero"),
 		AlarmDescription: jsii.String("Start-from-zero scaling: jobs are queued and no worker is in service; sets the backlog's capacity."),
 		Metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String(StartExpression),
