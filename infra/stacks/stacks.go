@@ -58,6 +58,7 @@ type Stage struct {
 	Functions  *functions.Functions
 	API        *api.API
 	Workers    *workers.Workers
+	Scaling    *workers.Scaling        // the stage's core/scaling numbers, deployed
 	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
 	Monitoring *monitoring.Monitoring
 	Lifecycle  *lifecycle.Lifecycle
@@ -164,14 +165,19 @@ func (s *Stage) wire(st config.Stage, buildDir string) error {
 		ResourcesTable: d.ResourcesTable, SessionBucket: d.SessionBucket, SimulationBucket: d.SimulationBucket,
 	})
 	s.Tables, s.Messaging, s.Functions, s.API, s.Workers = d, m, fns, a, w
+	s.Scaling = w.Scale(st.Name, st.ScalingParams(), m)
 	if err := s.imagePipeline(st); err != nil {
 		return err
+	}
+	if s.Image != nil {
+		s.Image.EnableFastLaunch(s.Scaling.Params, w.Vpc, w.Security, st.WorkerInstanceType)
 	}
 	s.Monitoring = monitoring.New(s.Service, "Monitoring", &monitoring.Props{
 		Stage: st, AlertTopic: m.AlertTopic,
 		JobQueue: m.JobQueue, UpdateQueue: m.UpdateQueue, JobDLQ: m.JobDLQ, UpdateDLQ: m.UpdateDLQ,
 		RestAPI: a.RestAPI, Functions: fns.ByName, InService: w.InService, Heartbeat: w.Heartbeat,
 	})
+	s.Monitoring.AddScaling(m, w, s.Scaling)
 	return nil
 }
 

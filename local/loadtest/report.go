@@ -25,6 +25,8 @@ type Report struct {
 	Elapsed   time.Duration
 	Sessions  int // started
 	Completed int // every result read back
+	// Unanswered per route: requests still waiting when the run ended.
+	Unanswered map[string]int
 }
 
 // Stats are one route's figures over a set of samples.
@@ -89,6 +91,14 @@ func (r *Report) PeakUsers() int {
 	return n
 }
 
+func (r *Report) unanswered() int {
+	n := 0
+	for _, c := range r.Unanswered {
+		n += c
+	}
+	return n
+}
+
 // Errors are up to n distinct error texts.
 func (r *Report) Errors(n int) []string {
 	var out []string
@@ -112,8 +122,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			_, err = fmt.Fprintf(tw, format, a...)
 		}
 	}
-	printf("%d users (peak %d) at %.0f/s for %s: %d requests, %d sessions started, %d with every result\n",
-		r.Scenario.Users, r.PeakUsers(), r.Scenario.SpawnRate, r.Elapsed.Round(time.Millisecond), len(r.Samples), r.Sessions, r.Completed)
+	printf("%d users (peak %d) at %.0f/s for %s: %d requests answered, %d unanswered at the end, %d sessions started, %d with every result\n",
+		r.Scenario.Users, r.PeakUsers(), r.Scenario.SpawnRate, r.Elapsed.Round(time.Millisecond), len(r.Samples), r.unanswered(), r.Sessions, r.Completed)
 	for _, part := range []struct {
 		name string
 		st   []Stats
@@ -246,8 +256,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	return page.Execute(w, map[string]any{
 		"S": r.Scenario,
-		"Summary": fmt.Sprintf("%s, %d requests, %d sessions started, %d with every result read back.",
-			r.Elapsed.Round(time.Millisecond), len(r.Samples), r.Sessions, r.Completed),
+		"Summary": fmt.Sprintf("%s, %d requests answered, %d unanswered at the end, %d sessions started, %d with every result read back.",
+			r.Elapsed.Round(time.Millisecond), len(r.Samples), r.unanswered(), r.Sessions, r.Completed),
 		"Parts":  []part{{"whole run", r.Overall()}, {fmt.Sprintf("at the peak (%d users running)", r.Scenario.Users), r.Peak()}},
 		"Errors": r.Errors(10),
 		"Plot":   template.HTML(svg), // our own SVG, written above

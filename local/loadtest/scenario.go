@@ -119,7 +119,7 @@ func Run(ctx context.Context, t Target, s Scenario) (*Report, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Duration)
 	defer cancel()
-	r := &runner{t: t, s: s, start: time.Now(), auth: "Basic " + base64.StdEncoding.EncodeToString([]byte(t.User+":"+t.Password))}
+	r := &runner{t: t, s: s, start: time.Now(), unanswered: map[string]int{}, auth: "Basic " + base64.StdEncoding.EncodeToString([]byte(t.User+":"+t.Password))}
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / s.SpawnRate))
 	defer tick.Stop()
@@ -138,7 +138,7 @@ spawn:
 		wg.Go(func() { r.user(ctx) })
 	}
 	wg.Wait()
-	return &Report{Scenario: s, Samples: r.samples, Elapsed: time.Since(r.start), Sessions: r.sessions, Completed: r.completed}, nil
+	return &Report{Scenario: s, Samples: r.samples, Elapsed: time.Since(r.start), Sessions: r.sessions, Completed: r.completed, Unanswered: r.unanswered}, nil
 }
 
 type runner struct {
@@ -152,6 +152,8 @@ type runner struct {
 	sessions  int // started
 	completed int // with every result read
 	samples   []Sample
+	// unanswered counts, per route, requests still waiting when the run ended.
+	unanswered map[string]int
 }
 
 // claim reserves one of the run's sessions.
@@ -247,7 +249,10 @@ func (r *runner) call(ctx context.Context, route, method, path string, body []by
 	}
 	s.Latency = time.Since(sent)
 	if ctx.Err() != nil && s.Status == 0 {
-		return false // cut by the end of the run: not a sample
+		r.mu.Lock()
+		r.unanswered[route]++ // cut by the end of the run: counted, not a latency sample
+		r.mu.Unlock()
+		return false
 	}
 	s.Err = err
 	r.mu.Lock()

@@ -89,6 +89,7 @@ func TestRunDrivesFOQUSSessionsWithinItsBounds(t *testing.T) {
 	t.Parallel()
 	a, tg := serve(t, false)
 	s := small()
+	s.SpawnRate, s.MaxSessions = 200, 200 // every user starts before the sessions run out
 	start := time.Now()
 	rep, err := Run(context.Background(), tg, s)
 	if err != nil {
@@ -193,5 +194,31 @@ func TestValidateKeepsRunsBounded(t *testing.T) {
 	}
 	if err := GAS(time.Minute).Validate(); err != nil {
 		t.Errorf("GAS scenario: %v", err)
+	}
+}
+
+// A request the API never answers within the run is counted, not dropped.
+func TestRunCountsUnansweredRequests(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(block); srv.Close() })
+	s := small()
+	s.Users, s.SpawnRate, s.Duration = 3, 30, 500*time.Millisecond
+	rep, err := Run(context.Background(), Target{BaseURL: srv.URL, User: "alice", Password: "pw"}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Samples) != 0 || rep.Unanswered[RouteCreate] != s.Users {
+		t.Errorf("%d samples, unanswered %v: want %d creates unanswered", len(rep.Samples), rep.Unanswered, s.Users)
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "3 unanswered at the end") {
+		t.Errorf("%v %s", err, text.String())
 	}
 }

@@ -39,6 +39,7 @@ type Pipeline struct {
 	Dist       awsimagebuilder.CfnDistributionConfiguration
 	Pipeline   awsimagebuilder.CfnImagePipeline
 	Role       awsiam.Role
+	RootVolume int // GiB, the recipe's root volume: what Fast Launch's template launches with
 }
 
 // Missing lists the required component parameters the stage does not give
@@ -99,7 +100,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 		}
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	p := &Pipeline{Construct: c}
+	p := &Pipeline{Construct: c, RootVolume: props.RootVolumeGiB}
 	name := "foqus-worker-" + st.Name
 
 	// A recipe is immutable: its version follows what it contains, so a
