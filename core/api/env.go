@@ -32,6 +32,7 @@ var env = map[string][]string{
 	FnUpdateProcessor: append([]string{resource.EnvResourcesTable, resource.EnvArchiveQueueURL}, monitorPush...),
 	FnSimulationDel:   {resource.EnvSimulationBucket, resource.EnvResourcesTable},
 	FnConsumerList:    {resource.EnvResourcesTable},
+	FnSessionDelete:   {resource.EnvResourcesTable, resource.EnvSessionBucket},
 
 	FnMonitorAuthorizer: {resource.EnvUsersTable},
 	FnMonitorConnect:    {resource.EnvConnectionsTable},

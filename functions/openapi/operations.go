@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/sessions"
 	"github.com/foqus-cloud/stack/functions/simulations"
@@ -32,6 +33,9 @@ var Operations = map[string]Operation{
 	"GET /openapi.json": {ID: "getOpenAPI", Summary: "This document",
 		Answers: map[int]*Content{200: {Description: "the OpenAPI 3.1 document", MediaType: "application/json", Schema: map[string]any{"type": "object"}}}},
 
+	"GET /consumer": {ID: "listConsumers", Summary: "The workers with their last heartbeat; job ids only of your own jobs",
+		Answers: map[int]*Content{200: jsonOf("workers", []consumers.Consumer{}), 500: nil}},
+
 	"GET /session": {ID: "listSessions", Summary: "The ids of your sessions",
 		Answers: map[int]*Content{200: jsonOf("session ids", []string{}), 500: nil}},
 	"POST /session": {ID: "createSession", Summary: "A new session id (the session exists once jobs are appended)",
@@ -46,6 +50,8 @@ var Operations = map[string]Operation{
 	"POST /session/{id}/kill": {ID: "killSession", Summary: "End every unfinished job as terminate",
 		Answers: map[int]*Content{200: {Description: "the session id", MediaType: "application/json", Schema: quotedID}, 400: nil, 404: nil, 500: nil}},
 	"POST /session/{id}/stop": {ID: "stopSession", Summary: "Pause the jobs no worker holds yet; start resumes them",
+		Answers: map[int]*Content{200: {Description: "the session id", MediaType: "application/json", Schema: quotedID}, 400: nil, 404: nil, 409: nil, 500: nil}},
+	"DELETE /session/{id}": {ID: "deleteSession", Summary: "Delete a finished (or killed) session: its jobs, outputs and result pages",
 		Answers: map[int]*Content{200: {Description: "the session id", MediaType: "application/json", Schema: quotedID}, 400: nil, 404: nil, 409: nil, 500: nil}},
 	"POST /session/{id}/result": {ID: "createGenerator", Summary: "A new result generator id",
 		Answers: map[int]*Content{200: {Description: "the generator id", MediaType: "application/text", Schema: quotedID}}},
@@ -65,6 +71,11 @@ var Operations = map[string]Operation{
 	"PUT /simulation/{name}": {ID: "putSimulation", Summary: "Create a simulation of an application (kept when it exists with the same one)",
 		Request: &Content{Description: `{"Application": ..., "StagedInputs": [], "Name": ...}; Application names its runner`, MediaType: "application/json", Body: simulations.Simulation{}},
 		Answers: map[int]*Content{200: jsonOf("the request body, echoed", simulations.Simulation{}), 400: nil, 409: nil, 413: nil, 500: nil}},
+	"DELETE /simulation/{name}": {ID: "deleteSimulation", Summary: "Delete a simulation and its staged inputs (refused while a session of yours still runs it)",
+		Answers: map[int]*Content{200: {Description: "the simulation name", MediaType: "application/json", Schema: map[string]any{"type": "string"}}, 400: nil, 404: nil, 409: nil, 500: nil}},
+	"GET /simulation/{name}/input": {ID: "listInputs", Summary: "A simulation's staged inputs",
+		Query:   []Param{{Name: "SignedUrl", Description: "sent by FOQUS; ignored"}},
+		Answers: map[int]*Content{200: jsonOf("the staged inputs", []simulations.StagedInput{}), 400: nil, 404: nil, 500: nil}},
 	"GET /simulation/{name}/input/{path+}": {ID: "getInput", Summary: "An input file: its bytes, or a signed URL",
 		Query: []Param{{Name: "SignedUrl", Description: "true: answer 302 to a signed GET", Enum: []string{"true", "false", "True", "False"}}},
 		Answers: map[int]*Content{
