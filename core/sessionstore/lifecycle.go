@@ -50,7 +50,7 @@ type lifecycleAttrs struct {
 }
 
 func (a lifecycleAttrs) lifecycle() Lifecycle {
-	return Lifecycle{Done: a.Done, Notified: a.Notified, Archive: a.Archive, ArchiveKey: a.ArchiveKey, ArchiveClass: a.ArchiveClass}
+	return Lifecycle(a)
 }
 
 // ErrArchiveState says a lifecycle step does not apply to the session as it

@@ -23,7 +23,7 @@ func notificationURL(t *testing.T, cfg string) string {
 	}
 	line, _, _ := strings.Cut(sec, "\n")
 	u, ok := strings.CutPrefix(line, "url = ")
-	if !ok || !(strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://")) {
+	if !ok || !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
 		t.Fatalf("[Notification] %q is not a WebSocket URL", line)
 	}
 	return u
