@@ -19,11 +19,11 @@ type Lifecycle struct {
 	ThawQueueURL, ThawDLQURL       string
 }
 
-// The tier settings of a test stack: a free user's results are archived two
-// seconds after the session's last job; notices come from Sender, a
+// The tier settings of a test stack: a free user's results are archived ten
+// seconds after the session's last job (time for a test to see them live first, under -race); notices come from Sender, a
 // verified SES identity.
 const (
-	LifecycleWindow = "2"
+	LifecycleWindow = "10"
 	FreeJobLimit    = "10000"
 	Sender          = "foqus-test@example.org"
 )

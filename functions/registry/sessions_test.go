@@ -36,6 +36,14 @@ func TestEveryFunctionBuilds(t *testing.T) {
 			if e.set.Archiver == nil || e.set.Thaw == nil {
 				t.Error("no archiver or thaw")
 			}
+		case api.FnMonitorAuthorizer:
+			if e.set.MonitorAuthorizer == nil {
+				t.Error("no monitor authorizer")
+			}
+		case api.FnMonitorConnect, api.FnMonitorDisconnect, api.FnMonitorStatus, api.FnMonitorDefault:
+			if e.set.Monitor[fn] == nil {
+				t.Errorf("no monitor route function %s", fn)
+			}
 		default:
 			if e.set.HTTP[fn] == nil {
 				t.Errorf("no handler for %s", fn)
