@@ -804,7 +804,9 @@ func TestCostTagsOnEverything(t *testing.T) {
 			if !ok || untaggable[r.Type] {
 				continue // types without a Tags property
 			}
-			if !mentions(tags, `"Key":"`+stacks.TagProject+`"`) || !mentions(tags, `"Key":"`+stacks.TagStage+`"`) {
+			// A list of {Key, Value} (most types) or a map (API Gateway v2).
+			has := func(k string) bool { return mentions(tags, `"Key":"`+k+`"`) || mentions(tags, `"`+k+`":`) }
+			if !has(stacks.TagProject) || !has(stacks.TagStage) {
 				t.Errorf("%s (%s): tags %v lack %s/%s", id, r.Type, tags, stacks.TagProject, stacks.TagStage)
 			}
 		}

@@ -96,7 +96,7 @@ func TestResolveFromFileAndSSM(t *testing.T) {
 
 	name := "/foqus/dev/worker/config"
 	if _, err := ssm.NewFromConfig(st.Config).PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String(name), Value: aws.String(string(raw)), Type: "String",
+		Name: aws.String(name), Value: aws.String(string(raw)), Type: "String", Overwrite: aws.Bool(true), // the server is shared by the package's tests
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestResolveFromIMDS(t *testing.T) {
 	ctx := context.Background()
 	raw, _ := json.Marshal(stack)
 	if _, err := ssm.NewFromConfig(st.Config).PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String("/foqus/dev/worker/config"), Value: aws.String(string(raw)), Type: "String",
+		Name: aws.String("/foqus/dev/worker/config"), Value: aws.String(string(raw)), Type: "String", Overwrite: aws.Bool(true), // the server is shared by the package's tests
 	}); err != nil {
 		t.Fatal(err)
 	}
