@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,11 +14,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/foqus-cloud/stack/core/eventually"
 )
 
 // A hanging run is killed with its grandchild when the context ends, and the
 // error carries the cause.
 func TestFakeJobHangIsKilledWithItsTree(t *testing.T) {
+	t.Parallel()
 	r := FakeJob{Exe: os.Args[0]}
 	j := fakeJob(t, `{"control":{"hang":true,"spawn":true}}`)
 	cause := errors.New("killed by the test")
@@ -42,33 +46,23 @@ func TestFakeJobHangIsKilledWithItsTree(t *testing.T) {
 
 func waitPIDs(t *testing.T, path string, n int) []int {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var f []string
+	eventually.True(t, 15*time.Second, fmt.Sprintf("%d pids in %s", n, path), func() bool {
 		b, _ := os.ReadFile(path)
-		if f := strings.Fields(string(b)); len(f) == n {
-			pids := make([]int, n)
-			for i, s := range f {
-				pids[i], _ = strconv.Atoi(s)
-			}
-			return pids
-		}
-		time.Sleep(50 * time.Millisecond)
+		f = strings.Fields(string(b))
+		return len(f) == n
+	})
+	pids := make([]int, n)
+	for i, s := range f {
+		pids[i], _ = strconv.Atoi(s)
 	}
-	t.Fatalf("no %d pids in %s", n, path)
-	return nil
+	return pids
 }
 
 // waitGone waits until pid no longer runs (gone, or a zombie nobody reaped yet).
 func waitGone(t *testing.T, pid int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("process %d still runs %v after the kill", pid, within)
+	eventually.True(t, within, fmt.Sprintf("process %d gone after the kill", pid), func() bool { return !alive(pid) })
 }
 
 // alive reports whether pid runs: it exists and is not a zombie.
