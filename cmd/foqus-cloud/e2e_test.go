@@ -18,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/cmd/foqus-cloud/internal/apiclient"
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/eventually"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/openapi"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
@@ -98,6 +102,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cli := foqusCloud{t: t, config: writeFile(t, dir, "turbine.cfg", st.TurbineConfig())}
 	const sim = "zzcli_fake"
+	reader, err := apiclient.New(st.BaseURL, st.User, st.Password, st.CAFile) // what the test reads beside the CLI
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("upload a simulation: small files through the API, large ones by signed URL", func(t *testing.T) {
 		cli.t = t
@@ -227,7 +235,10 @@ func TestCLIEndToEnd(t *testing.T) {
 			in = append(in, fmt.Sprintf(`{"x":{"a":%d},"control":{"delay":1}}`, i))
 		}
 		sid := strings.TrimSpace(cli.ok(0, "session", "submit", sim, writeFile(t, dir, "slow.json", "["+strings.Join(in, ",")+"]")).stdout)
-		time.Sleep(1500 * time.Millisecond)
+		eventually.True(t, time.Minute, "a job of the session running", func() bool {
+			jobs, err := reader.Jobs(context.Background(), sid)
+			return err == nil && slices.ContainsFunc(jobs, func(j jobview.Metadata) bool { return j.State == job.Running })
+		})
 		if o := cli.ok(0, "session", "kill", sid); strings.TrimSpace(o.stdout) != sid {
 			t.Fatalf("kill printed %q", o.stdout)
 		}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
 
@@ -170,6 +171,20 @@ func (c *client) runSession(sim string, inputs []map[string]any) (string, []stri
 	return sid, ids
 }
 
+// states counts the session's jobs per state, as GET /session/<id> lists them.
+func (c *client) states(sid string) map[string]int {
+	c.t.Helper()
+	var jobs []struct {
+		State string `json:"State"`
+	}
+	c.json("GET", "/session/"+sid, nil, 200, &jobs)
+	n := map[string]int{}
+	for _, j := range jobs {
+		n[j.State]++
+	}
+	return n
+}
+
 type record struct {
 	ID      string          `json:"Id"`
 	State   string          `json:"State"`
@@ -290,7 +305,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("kill a session mid-run", func(t *testing.T) {
 		alice.t = t
 		sid, ids := alice.runSession("zzfoqus_e2e", inputs(20, map[string]any{"delay": 1.0}))
-		time.Sleep(1500 * time.Millisecond)
+		eventually.True(t, time.Minute, "a job running", func() bool { return alice.states(sid)["running"] > 0 })
 		var killed string
 		alice.json("POST", "/session/"+sid+"/kill", nil, 200, &killed)
 		recs := alice.results(sid, ids, time.Minute)
@@ -310,7 +325,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("a worker killed mid-job: every job still finishes once", func(t *testing.T) {
 		alice.t = t
 		sid, ids := alice.runSession("zzfoqus_e2e", inputs(6, map[string]any{"delay": 2.0}))
-		time.Sleep(1500 * time.Millisecond) // both workers hold a job
+		eventually.True(t, time.Minute, "both workers holding a job", func() bool { return alice.states(sid)["running"] >= 2 })
 		victim := st.Workers()[0]
 		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
