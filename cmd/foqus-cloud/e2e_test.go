@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/openapi"
 	"github.com/foqus-cloud/stack/local/devstack"
+	"github.com/foqus-cloud/stack/local/devstack/devstacktest"
 )
 
 // The end-to-end tests run the CLI (in process, output captured: not a
@@ -34,25 +34,7 @@ import (
 
 func startStack(t testing.TB, workers int) *devstack.Stack {
 	t.Helper()
-	root, _ := filepath.Abs("../..")
-	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
-	for _, p := range []string{filepath.Join(cdkOut, "manifest.json"), worker} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("FOQUS_E2E") != "" {
-				t.Fatalf("%s is missing: run make synth build", p)
-			}
-			t.Skipf("%s is missing: run make synth build (or make test)", p)
-		}
-	}
-	st, err := devstack.Start(context.Background(), devstack.Options{
-		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: workers, WorkerBin: worker,
-		User: "carol", Password: "carol-password-1", Log: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
+	return devstacktest.Start(t, func(o *devstack.Options) { o.Workers, o.User, o.Password = workers, "carol", "carol-password-1" })
 }
 
 // foqusCloud runs one command line as the binary would, with turbine.cfg

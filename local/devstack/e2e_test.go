@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/local/devstack"
+	"github.com/foqus-cloud/stack/local/devstack/devstacktest"
 )
 
 // The end-to-end tests drive the whole local stack over HTTP, as the FOQUS
@@ -32,35 +31,16 @@ func startStack(t *testing.T) *devstack.Stack {
 	return startStackWith(t, nil)
 }
 
-// startStackWith starts a stack with the test's options, changed by edit.
+// startStackWith starts a stack with the test's options, changed by edit;
+// the stack's and the workers' logs go to the test's (with -v).
 func startStackWith(t *testing.T, edit func(*devstack.Options)) *devstack.Stack {
 	t.Helper()
-	root, _ := filepath.Abs("../..")
-	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
-	for _, p := range []string{filepath.Join(cdkOut, "manifest.json"), worker} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("FOQUS_E2E") != "" {
-				t.Fatalf("%s is missing: run make synth build", p)
-			}
-			t.Skipf("%s is missing: run make synth build (or make test)", p)
+	return devstacktest.Start(t, func(o *devstack.Options) {
+		o.WorkerLog, o.Log = testWriter{t}, slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		if edit != nil {
+			edit(o)
 		}
-	}
-	began := time.Now()
-	o := devstack.Options{
-		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: 2, WorkerBin: worker,
-		User: "alice", Password: "alice-password-1", WorkerLog: testWriter{t},
-		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	}
-	if edit != nil {
-		edit(&o)
-	}
-	st, err := devstack.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	t.Logf("local stack up in %.1fs at %s", time.Since(began).Seconds(), st.BaseURL)
-	return st
+	})
 }
 
 type testWriter struct{ t *testing.T }

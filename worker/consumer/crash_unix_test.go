@@ -3,11 +3,8 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/proctest"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/worker/runner"
 )
@@ -59,9 +57,9 @@ func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
 	h := newHarness(t)
 	w := h.startWorker()
 	k := h.submit(fakeJob(`{"control":{"hang":true,"spawn":true}}`))[0]
-	pids := waitPIDs(t, filepath.Join(w.dir, k.ID, "1", runner.FakeJobPIDs))
+	pids := proctest.WaitPIDs(t, filepath.Join(w.dir, k.ID, "1", runner.FakeJobPIDs), 2, 20*time.Second)
 	for _, pid := range pids {
-		if !alive(pid) {
+		if !proctest.Alive(pid) {
 			t.Fatalf("runner process %d not running before the kill", pid)
 		}
 	}
@@ -70,7 +68,7 @@ func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
 		t.Fatalf("kill: %v %+v", err, res)
 	}
 	took := eventually.True(t, 15*time.Second, "the runner's process tree ended after the kill", func() bool {
-		return !alive(pids[0]) && !alive(pids[1])
+		return !proctest.Alive(pids[0]) && !proctest.Alive(pids[1])
 	})
 	t.Logf("process tree ended %v after the kill", took.Round(time.Millisecond))
 	h.waitEmpty(h.JobQueueURL, 10*time.Second)
@@ -85,34 +83,6 @@ func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
 		t.Fatalf("job after the kill: %+v", j)
 	}
 	w.stop(t, 10*time.Second)
-}
-
-func waitPIDs(t *testing.T, path string) []int {
-	t.Helper()
-	var f []string
-	eventually.True(t, 20*time.Second, "two pids in "+path, func() bool {
-		b, _ := os.ReadFile(path)
-		f = strings.Fields(string(b))
-		return len(f) == 2
-	})
-	pids := make([]int, len(f))
-	for i, s := range f {
-		pids[i], _ = strconv.Atoi(s)
-	}
-	return pids
-}
-
-// alive reports whether pid runs: it exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
 // A job whose runs keep dying with their worker ends as error once its

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/foqus-cloud/stack/core/proctest"
 )
 
 // A worker killed with SIGKILL (no chance to end its jobs) leaves no job
@@ -19,14 +21,14 @@ func TestJobDiesWithAKilledWorker(t *testing.T) {
 	if err := worker.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pids := waitPIDs(t, filepath.Join(dir, FakeJobPIDs), 1)
+	pids := proctest.WaitPIDs(t, filepath.Join(dir, FakeJobPIDs), 1, 15*time.Second)
 	t.Cleanup(func() { _ = syscall.Kill(pids[0], syscall.SIGKILL) }) // when the test fails
-	if !alive(pids[0]) {
+	if !proctest.Alive(pids[0]) {
 		t.Fatalf("job %d not running before the kill", pids[0])
 	}
 	if err := worker.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = worker.Wait()
-	waitGone(t, pids[0], 5*time.Second)
+	proctest.WaitGone(t, pids[0], 5*time.Second)
 }
