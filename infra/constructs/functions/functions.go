@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -210,6 +211,8 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 			objects(fn, p.SessionBucket, "s3:PutObject", "s3:DeleteObject")
 		}
 		return *p.SessionBucket.BucketName(), nil
+	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
+		return strconv.Itoa(p.Stage.DataExpirationDays), nil
 	case resource.EnvArchiveQueueURL:
 		p.Lifecycle.ArchiveQueue.GrantSendMessages(fn)
 		return *p.Lifecycle.ArchiveQueue.QueueUrl(), nil
