@@ -40,6 +40,9 @@ func Bootstrap(buildDir, name string) string {
 	return filepath.Join(buildDir, "functions", name, "bootstrap")
 }
 
+// LogGroupName is the log group of the function deployed as fnName.
+func LogGroupName(fnName string) string { return "/aws/lambda/" + fnName }
+
 // Props are what the functions use: their bootstraps and the stores and
 // messaging their environment names.
 type Props struct {
@@ -132,7 +135,7 @@ func function(c constructs.Construct, st config.Stage, buildDir, name string) aw
 	fnName := resource.Name(name, st.Name)
 	// An explicit log group, not logRetention: that one is a custom resource.
 	logs := awslogs.NewLogGroup(c, jsii.String(name+"-logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + fnName),
+		LogGroupName:  jsii.String(LogGroupName(fnName)),
 		Retention:     awslogs.RetentionDays(st.RetentionName()),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
