@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
 
@@ -58,8 +59,34 @@ func startStackWith(t *testing.T, edit func(*devstack.Options)) *devstack.Stack 
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
+	t.Cleanup(func() { checkCallsInTables(t, st) }) // before Close
 	t.Logf("local stack up in %.1fs at %s", time.Since(began).Seconds(), st.BaseURL)
 	return st
+}
+
+// checkCallsInTables fails when a function sent a request whose action is
+// not in its row of registry.IAMActions: the table (and so its role) would
+// miss a call its code makes.
+func checkCallsInTables(t *testing.T, st *devstack.Stack) {
+	t.Helper()
+	checked := 0
+	defer func() { t.Logf("%d kinds of request by function checked against registry.IAMActions", checked) }()
+	for fn, ops := range st.Calls() {
+		row := registry.Actions(fn)
+		for _, op := range ops {
+			checked++
+			service, name, _ := strings.Cut(op.Op, ".")
+			actions, ok := registry.ActionsOf(service, name)
+			if !ok {
+				t.Errorf("%s called %s: registry.ActionsOf has no rule for %s", fn, op.Op, service)
+			}
+			for _, a := range actions {
+				if _, ok := row[a]; !ok {
+					t.Errorf("%s called %s (%d times): %s is not in its registry.IAMActions row", fn, op.Op, op.Count, a)
+				}
+			}
+		}
+	}
 }
 
 type testWriter struct{ t *testing.T }
