@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"iter"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +26,7 @@ import (
 
 // Defaults of a Store.
 const (
-	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change
+	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change, unless told (RetentionDays)
 	DefaultStartLease = time.Minute         // how long one start call holds a session's publishing
 	BatchWriteSize    = 25                  // DynamoDB's BatchWriteItem limit
 )
@@ -61,6 +62,16 @@ type Store struct {
 // New returns a Store on table.
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{db: db, table: table, Retention: DefaultRetention, Now: time.Now}
+}
+
+// RetentionDays parses the stage's retention (resource.EnvRetentionDays, the
+// stage's dataExpirationDays) into a Store's Retention.
+func RetentionDays(days string) (time.Duration, error) {
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of days, at least 1", resource.EnvRetentionDays, days)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 func (st *Store) ttl() int64 { return st.Now().Add(st.Retention).Unix() }

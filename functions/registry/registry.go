@@ -156,6 +156,11 @@ func (b *Builder) check(name string) error {
 		if b.env[k] == "" {
 			return fmt.Errorf("registry: %s needs the environment variable %s", name, k)
 		}
+		if k == resource.EnvRetentionDays {
+			if _, err := sessionstore.RetentionDays(b.env[k]); err != nil {
+				return fmt.Errorf("registry: %s: %w", name, err)
+			}
+		}
 	}
 	return nil
 }
@@ -177,6 +182,8 @@ func (b *Builder) s3() *s3.Client {
 func (b *Builder) store() *sessionstore.Store {
 	if b.st == nil {
 		b.st = sessionstore.New(b.dynamo(), b.env[resource.EnvResourcesTable])
+		// check validated it for every function on the table.
+		b.st.Retention, _ = sessionstore.RetentionDays(b.env[resource.EnvRetentionDays])
 	}
 	return b.st
 }

@@ -117,6 +117,18 @@ func (s *Stack) Usage() Usage {
 	return u
 }
 
+// Calls reports the AWS requests each function sent so far, by
+// "Service.Operation" (awsconf.Counter).
+func (s *Stack) Calls() map[string][]awsconf.OpCount {
+	out := map[string][]awsconf.OpCount{}
+	for name, c := range s.requests {
+		if ops := c.Snapshot(); len(ops) > 0 {
+			out[name] = ops
+		}
+	}
+	return out
+}
+
 // worker is one supervised worker slot: its current process, restarted
 // with backoff when it exits while the stack runs.
 type worker struct {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/foqus-cloud/stack/core/eventually"
+	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/devstack"
 	"github.com/foqus-cloud/stack/local/devstack/devstacktest"
 )
@@ -35,12 +36,39 @@ func startStack(t *testing.T) *devstack.Stack {
 // the stack's and the workers' logs go to the test's (with -v).
 func startStackWith(t *testing.T, edit func(*devstack.Options)) *devstack.Stack {
 	t.Helper()
-	return devstacktest.Start(t, func(o *devstack.Options) {
+	st := devstacktest.Start(t, func(o *devstack.Options) {
 		o.WorkerLog, o.Log = testWriter{t}, slog.New(slog.NewTextHandler(testWriter{t}, nil))
 		if edit != nil {
 			edit(o)
 		}
 	})
+	t.Cleanup(func() { checkCallsInTables(t, st) }) // runs before the stack's Close
+	return st
+}
+
+// checkCallsInTables fails when a function sent a request whose action is
+// not in its row of registry.IAMActions: the table (and so its role) would
+// miss a call its code makes.
+func checkCallsInTables(t *testing.T, st *devstack.Stack) {
+	t.Helper()
+	checked := 0
+	defer func() { t.Logf("%d kinds of request by function checked against registry.IAMActions", checked) }()
+	for fn, ops := range st.Calls() {
+		row := registry.Actions(fn)
+		for _, op := range ops {
+			checked++
+			service, name, _ := strings.Cut(op.Op, ".")
+			actions, ok := registry.ActionsOf(service, name)
+			if !ok {
+				t.Errorf("%s called %s: registry.ActionsOf has no rule for %s", fn, op.Op, service)
+			}
+			for _, a := range actions {
+				if _, ok := row[a]; !ok {
+					t.Errorf("%s called %s (%d times): %s is not in its registry.IAMActions row", fn, op.Op, op.Count, a)
+				}
+			}
+		}
+	}
 }
 
 type testWriter struct{ t *testing.T }

@@ -30,6 +30,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 var stack = resource.WorkerConfig{
 	Stage: "dev", Region: "us-east-1", JobQueueURL: "http://q/jobs", UpdateTopicARN: "arn:aws:sns:us-east-1:1:upd",
 	ResourcesTable: "FOQUS_Resources-dev", SessionBucket: "sess", SimulationBucket: "sims",
+	RetentionDays: 14, DrainHookSeconds: 600,
 }
 
 func TestParseFlagsOverEnvOverDefaults(t *testing.T) {
@@ -59,8 +60,8 @@ func TestValidateNamesEveryMissingStackSetting(t *testing.T) {
 	s, _ := Parse(nil, env(nil))
 	s.Lease, s.ExtendEvery = time.Second, 2*time.Second
 	var ue *UsageError
-	if err := s.Validate(); !errors.As(err, &ue) || len(ue.Problems) != 6 {
-		t.Fatalf("Validate = %v, want five missing names and the lease problem", err)
+	if err := s.Validate(); !errors.As(err, &ue) || len(ue.Problems) != 7 {
+		t.Fatalf("Validate = %v, want five missing names, the retention and the lease problem", err)
 	}
 }
 
@@ -87,13 +88,13 @@ func TestResolveFromFileAndSSM(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := Parse([]string{"--session-bucket", "mine"}, env(nil))
+	s, _ := Parse([]string{"--session-bucket", "mine", "--retention-days", "3"}, env(nil))
 	got, err := Resolve(ctx, "file:"+path, s, st.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := stack
-	want.SessionBucket = "mine" // a flag wins over the source
+	want.SessionBucket, want.RetentionDays = "mine", 3 // flags win over the source
 	if got.Stack != want || got.IMDSPoll != 0 || got.Instance == "" {
 		t.Fatalf("from file: %+v", got)
 	}
