@@ -17,8 +17,8 @@ var env = map[string][]string{
 	FnSessionList:     {resource.EnvResourcesTable},
 	FnSessionGet:      {resource.EnvResourcesTable, resource.EnvSessionBucket},
 	FnSessionAppend:   {resource.EnvResourcesTable, resource.EnvUsersTable, resource.EnvFreeJobLimit},
-	FnSessionStart:    {resource.EnvResourcesTable, resource.EnvJobTopicARN},
-	FnSessionKill:     {resource.EnvResourcesTable},
+	FnSessionStart:    {resource.EnvResourcesTable, resource.EnvJobTopicARN, resource.EnvArchiveQueueURL}, // jobs it ends count towards the archive
+	FnSessionKill:     {resource.EnvResourcesTable, resource.EnvArchiveQueueURL},
 	FnSessionStop:     {resource.EnvResourcesTable},
 	FnSessionResult:   {resource.EnvResourcesTable},
 	FnResultPage:      {resource.EnvResourcesTable, resource.EnvSessionBucket},

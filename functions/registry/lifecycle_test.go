@@ -408,3 +408,41 @@ func restoreCompleted(t *testing.T, bucket, key string) string {
 	out, _ := json.Marshal(ev)
 	return string(out)
 }
+
+// A free user's session that a kill ended (no job left to run, none of them
+// run) is archived like a finished one; an archived session then refuses
+// appends and starts with a 409 that says why, and its jobs still list.
+func TestKilledFreeSessionIsArchivedThenRefusesAppendAndStart(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t)
+	l.user("kim", user.Free, "kim@example.org", true)
+	sid, ids := l.newSession("kim", 3)
+	l.ok("POST", "/session/"+sid+"/start", "kim", "", nil)
+	l.ok("POST", "/session/"+sid+"/kill", "kim", "", nil)
+	sess := l.waitArchive("kim", sid, sessionstore.Archived, 30*time.Second)
+	if sess.Done != 3 || sess.ArchiveKey == "" {
+		t.Fatalf("killed session archived: %+v", sess.Lifecycle)
+	}
+	recs := l.page("kim", sid)
+	if len(recs) != len(ids) {
+		t.Fatalf("%d records of the archived session, want %d", len(recs), len(ids))
+	}
+	for _, r := range recs {
+		var out map[string]any // a killed job has no output, so no graphError: FOQUS reads its State
+		if err := json.Unmarshal(r.Output, &out); err != nil || r.State != job.Terminate || out[jobview.ArchivedKey] == nil {
+			t.Fatalf("archived killed record: state %s, output %s", r.State, r.Output)
+		}
+	}
+	want := "session " + sid + " is archived (results of the free plan are archived after their window); use a new session, or upgrade to premium to restore it"
+	if msg := failed(t, l.call("POST", "/session/"+sid, "kim", nil, jobsBody(3, 1, "fake-job")), http.StatusConflict); msg != "Failed to append jobs: "+want {
+		t.Fatalf("append to an archived session: %q", msg)
+	}
+	if msg := failed(t, l.call("POST", "/session/"+sid+"/start", "kim", nil, ""), http.StatusConflict); msg != "Failed to start jobs: "+want {
+		t.Fatalf("start of an archived session: %q", msg)
+	}
+	var md []jobview.Metadata
+	l.ok("GET", "/session/"+sid, "kim", "", &md)
+	if len(md) != 3 {
+		t.Fatalf("session GET lists %d jobs after the refused append, want 3", len(md))
+	}
+}
