@@ -217,7 +217,12 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
 		return strconv.Itoa(p.Stage.DataExpirationDays), nil
 	case resource.EnvArchiveQueueURL:
-		p.Lifecycle.ArchiveQueue.GrantSendMessages(fn)
+		// SendMessage only: CDK's GrantSendMessages adds GetQueueAttributes and
+		// GetQueueUrl, which archive.Queue never calls (the queue is
+		// SQS-managed SSE: no KMS grant either).
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*p.Lifecycle.ArchiveQueue.QueueArn()),
+		}))
 		return *p.Lifecycle.ArchiveQueue.QueueUrl(), nil
 	case resource.EnvSender:
 		if p.Lifecycle.SenderARN != "" {
