@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/s3prefix"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 )
@@ -279,10 +280,10 @@ func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outpu
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(sessionstore.WriteParallel)
-	var keys []s3types.ObjectIdentifier
+	var keys []string
 	for i, j := range jobs {
 		if j.OutputKey != "" {
-			keys = append(keys, s3types.ObjectIdentifier{Key: aws.String(j.OutputKey)})
+			keys = append(keys, j.OutputKey)
 		}
 		if outputs[i] == nil && j.OutputKey == "" {
 			continue
@@ -296,18 +297,5 @@ func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outpu
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for start := 0; start < len(keys); start += MaxDeleteKeys {
-		chunk := keys[start:min(start+MaxDeleteKeys, len(keys))]
-		out, err := s.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.Bucket, Delete: &s3types.Delete{Objects: chunk, Quiet: aws.Bool(true)}})
-		if err != nil {
-			return fmt.Errorf("delete live outputs of session %s: %w", sess.ID, err)
-		}
-		if len(out.Errors) > 0 {
-			return fmt.Errorf("delete live outputs of session %s: %s: %s", sess.ID, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
-		}
-	}
-	return nil
+	return s3prefix.DeleteKeys(ctx, s.S3, s.Bucket, "live outputs of session "+sess.ID, keys)
 }
-
-// MaxDeleteKeys is S3's limit of keys per DeleteObjects request.
-const MaxDeleteKeys = 1000
