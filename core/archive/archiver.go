@@ -141,6 +141,10 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		return "", err
 	}
 	if err := s.verify(ctx, sess, int64(buf.Len()), sum); err != nil {
+		// An upgrade meanwhile undid the archive (its object is gone, the session live).
+		if now, gerr := s.Store.GetSession(ctx, name, sid); gerr == nil && (now.Archive != sessionstore.Archiving || now.ArchiveKey != sess.ArchiveKey) {
+			return Aborted, nil
+		}
 		return "", err
 	}
 	err = s.Store.MarkArchived(ctx, name, sid, sess.ArchiveKey, s.Users.TierCondition(name, user.Free))
