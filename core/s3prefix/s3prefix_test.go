@@ -125,7 +125,7 @@ func TestDeleteKeysReportsRefusedObjects(t *testing.T) {
 	t.Parallel()
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`+
+		_, _ = fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`+
 			`<Error><Key>u/a.json</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`+
 			`<Error><Key>u/b.json</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>`)
 	}))
