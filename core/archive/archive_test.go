@@ -113,3 +113,41 @@ func TestUpgradeRacingAnArchiveEndsLive(t *testing.T) {
 		e.assertLive("free", sid, jobs)
 	})
 }
+
+// GLACIER_IR needs no restore: an upgrade landing while the archive object
+// is written but not yet verified undoes it, the archiver sees so, and the
+// session ends live with no archive object. (An upgrade landing between the
+// archived mark and the drop of live outputs is not handled yet.)
+func TestUpgradeRacingAGlacierIRArchiveEndsLive(t *testing.T) {
+	for _, step := range []string{archive.StepWritten} {
+		t.Run("upgrade after "+step, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacierIr)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			upgrader := *e.svc // another process: no crash hook
+			var up archive.Upgraded
+			e.svc.SetCrash(func(s string) error {
+				if s != step {
+					return nil
+				}
+				var err error
+				up, err = upgrader.Upgrade(e.ctx, "free")
+				return err
+			})
+			if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
+				t.Fatalf("archive: %v", err)
+			}
+			if len(up.Undone)+len(up.Thawed) != 1 || len(up.Restoring) != 0 {
+				t.Fatalf("upgrade: %+v", up)
+			}
+			e.svc.SetCrash(nil)
+			if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Premium {
+				t.Fatalf("redelivered archive: %q, %v", out, err)
+			}
+			e.assertLive("free", sid, jobs)
+			if n := len(e.archives("free", sid)); n != 0 {
+				t.Fatalf("%d archive objects left", n)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/s3prefix"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 )
@@ -140,6 +141,10 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		return "", err
 	}
 	if err := s.verify(ctx, sess, int64(buf.Len()), sum); err != nil {
+		// An upgrade meanwhile undid the archive (its object is gone, the session live).
+		if now, gerr := s.Store.GetSession(ctx, name, sid); gerr == nil && (now.Archive != sessionstore.Archiving || now.ArchiveKey != sess.ArchiveKey) {
+			return Aborted, nil
+		}
 		return "", err
 	}
 	err = s.Store.MarkArchived(ctx, name, sid, sess.ArchiveKey, s.Users.TierCondition(name, user.Free))
@@ -279,10 +284,10 @@ func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outpu
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(sessionstore.WriteParallel)
-	var keys []s3types.ObjectIdentifier
+	var keys []string
 	for i, j := range jobs {
 		if j.OutputKey != "" {
-			keys = append(keys, s3types.ObjectIdentifier{Key: aws.String(j.OutputKey)})
+			keys = append(keys, j.OutputKey)
 		}
 		if outputs[i] == nil && j.OutputKey == "" {
 			continue
@@ -296,18 +301,5 @@ func (s *Service) dropLive(ctx context.Context, sess sessionstore.Session, outpu
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for start := 0; start < len(keys); start += MaxDeleteKeys {
-		chunk := keys[start:min(start+MaxDeleteKeys, len(keys))]
-		out, err := s.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.Bucket, Delete: &s3types.Delete{Objects: chunk, Quiet: aws.Bool(true)}})
-		if err != nil {
-			return fmt.Errorf("delete live outputs of session %s: %w", sess.ID, err)
-		}
-		if len(out.Errors) > 0 {
-			return fmt.Errorf("delete live outputs of session %s: %s: %s", sess.ID, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
-		}
-	}
-	return nil
+	return s3prefix.DeleteKeys(ctx, s.S3, s.Bucket, "live outputs of session "+sess.ID, keys)
 }
-
-// MaxDeleteKeys is S3's limit of keys per DeleteObjects request.
-const MaxDeleteKeys = 1000

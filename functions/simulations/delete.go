@@ -2,14 +2,12 @@ package simulations
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/foqus-cloud/stack/core/objectkey"
+	"github.com/foqus-cloud/stack/core/s3prefix"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/functions/httpx"
 )
@@ -24,11 +22,8 @@ type Deleter struct {
 	Store *sessionstore.Store
 }
 
-// deleteBatch is S3 DeleteObjects' limit.
-const deleteBatch = 1000
-
 // Delete removes every object of the simulation, meta.json and marker
-// included, page by page, and answers the name.
+// included, and answers the name.
 func (d *Deleter) Delete(ctx context.Context, req events.APIGatewayProxyRequest, user string) (events.APIGatewayProxyResponse, error) {
 	name := req.PathParameters["name"]
 	if _, err := d.simulation(ctx, user, name); err != nil {
@@ -39,28 +34,8 @@ func (d *Deleter) Delete(ctx context.Context, req events.APIGatewayProxyRequest,
 	} else if busy != "" {
 		return events.APIGatewayProxyResponse{}, httpx.Errorf(http.StatusConflict, "simulation %s has jobs not yet finished in session %s; kill it first", name, busy)
 	}
-	prefix := objectkey.SimulationPrefix(user, name)
-	p := s3.NewListObjectsV2Paginator(d.S3, &s3.ListObjectsV2Input{Bucket: &d.Bucket, Prefix: &prefix, MaxKeys: ptr(int32(deleteBatch))})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return events.APIGatewayProxyResponse{}, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if len(page.Contents) == 0 {
-			continue
-		}
-		objs := make([]s3types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			objs[i] = s3types.ObjectIdentifier{Key: o.Key}
-		}
-		out, err := d.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &d.Bucket, Delete: &s3types.Delete{Objects: objs, Quiet: ptr(true)}})
-		if err != nil {
-			return events.APIGatewayProxyResponse{}, fmt.Errorf("delete %s: %w", prefix, err)
-		}
-		if len(out.Errors) > 0 {
-			e := out.Errors[0]
-			return events.APIGatewayProxyResponse{}, fmt.Errorf("delete %s: %d objects refused, first %s: %s", prefix, len(out.Errors), deref(e.Key), deref(e.Message))
-		}
+	if _, err := s3prefix.Delete(ctx, d.S3, d.Bucket, objectkey.SimulationPrefix(user, name)); err != nil {
+		return events.APIGatewayProxyResponse{}, err
 	}
 	return httpx.JSON(http.StatusOK, name)
 }
@@ -83,13 +58,4 @@ func (d *Deleter) inUse(ctx context.Context, user, name string) (string, error) 
 		}
 	}
 	return "", nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
