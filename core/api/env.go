@@ -18,8 +18,8 @@ var env = map[string][]string{
 	FnSessionList:     {resource.EnvResourcesTable, resource.EnvRetentionDays},
 	FnSessionGet:      {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvSessionBucket},
 	FnSessionAppend:   {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvUsersTable, resource.EnvFreeJobLimit},
-	FnSessionStart:    {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvJobTopicARN},
-	FnSessionKill:     {resource.EnvResourcesTable, resource.EnvRetentionDays},
+	FnSessionStart:    {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvJobTopicARN, resource.EnvArchiveQueueURL}, // jobs it ends count towards the archive
+	FnSessionKill:     {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvArchiveQueueURL},
 	FnSessionStop:     {resource.EnvResourcesTable, resource.EnvRetentionDays},
 	FnSessionResult:   {resource.EnvResourcesTable, resource.EnvRetentionDays},
 	FnResultPage:      {resource.EnvResourcesTable, resource.EnvRetentionDays, resource.EnvSessionBucket},

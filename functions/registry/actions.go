@@ -23,10 +23,10 @@ var IAMActions = map[string]map[string]string{
 	api.FnSessionGet:     with(resourcesRead, map[string]string{"s3:GetObject": "functions/jobview.Loader (job outputs)"}),
 	api.FnResultPage:     with(resourcesRead, map[string]string{"s3:GetObject": "functions/jobview.Loader (job outputs)"}),
 	api.FnSessionAppend:  resourcesWrite,
-	api.FnSessionKill:    resourcesWrite,
+	api.FnSessionKill:    with(resourcesWrite, archiveNotice),
 	api.FnSessionStop:    resourcesWrite,
 	api.FnSessionResult:  resourcesWrite,
-	api.FnSessionStart:   with(resourcesWrite, publish("job")),
+	api.FnSessionStart:   with(resourcesWrite, publish("job"), archiveNotice),
 	api.FnSimulationRoot: simulationsRead,
 	api.FnSimulationGet:  simulationsRead,
 	api.FnInputGet:       simulationsRead,
@@ -65,6 +65,8 @@ var IAMActions = map[string]map[string]string{
 
 // Shared rows of the table.
 var (
+	// The functions that end jobs count them towards their session's completion.
+	archiveNotice = map[string]string{"sqs:SendMessage": "core/archive.Tracker (a finished session's archive notice)"}
 	resourcesRead = map[string]string{
 		"dynamodb:GetItem": "core/sessionstore reads (session, job, cursor items)",
 		"dynamodb:Query":   "core/sessionstore lists (a user's sessions, a session's jobs)",

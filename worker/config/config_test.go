@@ -34,6 +34,7 @@ var stack = resource.WorkerConfig{
 }
 
 func TestParseFlagsOverEnvOverDefaults(t *testing.T) {
+	t.Parallel()
 	s, err := Parse([]string{"--lease", "30s", "--concurrency", "2", "--keep-work"}, env(map[string]string{
 		resource.EnvJobQueueURL: "http://q/env", envPrefix + "LEASE": "1m", envPrefix + "EXTEND_EVERY": "5s",
 	}))
@@ -55,6 +56,7 @@ func TestParseFlagsOverEnvOverDefaults(t *testing.T) {
 }
 
 func TestValidateNamesEveryMissingStackSetting(t *testing.T) {
+	t.Parallel()
 	s, _ := Parse(nil, env(nil))
 	s.Lease, s.ExtendEvery = time.Second, 2*time.Second
 	var ue *UsageError
@@ -64,6 +66,7 @@ func TestValidateNamesEveryMissingStackSetting(t *testing.T) {
 }
 
 func TestUsageListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := Usage(&b); err != nil {
 		t.Fatal(err)
@@ -77,6 +80,7 @@ func TestUsageListsEverySetting(t *testing.T) {
 }
 
 func TestResolveFromFileAndSSM(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	ctx := context.Background()
 	raw, _ := json.Marshal(stack)
