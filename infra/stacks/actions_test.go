@@ -20,16 +20,18 @@ var (
 		"xray:PutTraceSegments":    "active tracing",
 		"xray:PutTelemetryRecords": "active tracing",
 	}
-	// An SQS event source mapping polls for the function: AWS requires the
-	// first three on the queue; CDK's SqsEventSource grants them through
-	// grantConsumeMessages, which adds the last two.
+	// An SQS event source mapping polls for the function: AWS requires these
+	// on the queue.
 	eventSourceActions = map[string]string{
-		"sqs:ReceiveMessage":          "the event source mapping (AWS requires it)",
-		"sqs:DeleteMessage":           "the event source mapping (AWS requires it)",
-		"sqs:GetQueueAttributes":      "the event source mapping (AWS requires it)",
-		"sqs:ChangeMessageVisibility": "CDK's grantConsumeMessages (SqsEventSource)",
-		"sqs:GetQueueUrl":             "CDK's grantConsumeMessages (SqsEventSource)",
+		"sqs:ReceiveMessage":     "the event source mapping (AWS requires it)",
+		"sqs:DeleteMessage":      "the event source mapping (AWS requires it)",
+		"sqs:GetQueueAttributes": "the event source mapping (AWS requires it)",
 	}
+	// CDK's SqsEventSource grants through grantConsumeMessages, which adds
+	// these; the lifecycle's functions still use it (constructs/lifecycle),
+	// the update processor has a mapping of its own.
+	consumeExtras      = map[string]string{"sqs:ChangeMessageVisibility": "CDK's grantConsumeMessages (SqsEventSource)", "sqs:GetQueueUrl": "CDK's grantConsumeMessages (SqsEventSource)"}
+	consumeExtrasUsers = map[string]bool{api.FnArchiver: true, api.FnThaw: true}
 )
 
 // roleActions is every action the policies of a role allow.
@@ -75,6 +77,11 @@ func TestEveryFunctionRoleGrantsItsTable(t *testing.T) {
 		}
 		if polled[id] {
 			for a, why := range eventSourceActions {
+				allowed[a] = why
+			}
+		}
+		if polled[id] && consumeExtrasUsers[base] {
+			for a, why := range consumeExtras {
 				allowed[a] = why
 			}
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -102,10 +101,17 @@ func New(scope constructs.Construct, id string, props *Props) (*Functions, error
 		}
 		f.ByName[name] = fn
 	}
-	f.ByName[api.FnUpdateProcessor].AddEventSource(awslambdaeventsources.NewSqsEventSource(props.UpdateQueue, &awslambdaeventsources.SqsEventSourceProps{
+	// A mapping of its own, not SqsEventSource: that one grants CDK's
+	// grantConsumeMessages (ChangeMessageVisibility and GetQueueUrl too);
+	// Lambda's poller needs exactly these three.
+	updates := f.ByName[api.FnUpdateProcessor]
+	props.UpdateQueue.Grant(updates, jsii.String("sqs:ReceiveMessage"), jsii.String("sqs:DeleteMessage"), jsii.String("sqs:GetQueueAttributes"))
+	awslambda.NewEventSourceMapping(c, jsii.String("UpdatesSource"), &awslambda.EventSourceMappingProps{
+		Target:                  updates,
+		EventSourceArn:          props.UpdateQueue.QueueArn(),
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
-	}))
+	})
 	return f, nil
 }
 
@@ -217,12 +223,8 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
 		return strconv.Itoa(p.Stage.DataExpirationDays), nil
 	case resource.EnvArchiveQueueURL:
-		// SendMessage only: CDK's GrantSendMessages adds GetQueueAttributes and
-		// GetQueueUrl, which archive.Queue never calls (the queue is
-		// SQS-managed SSE: no KMS grant either).
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*p.Lifecycle.ArchiveQueue.QueueArn()),
-		}))
+		// SendMessage only: GrantSendMessages adds GetQueueAttributes and GetQueueUrl.
+		p.Lifecycle.ArchiveQueue.Grant(fn, jsii.String("sqs:SendMessage"))
 		return *p.Lifecycle.ArchiveQueue.QueueUrl(), nil
 	case resource.EnvSender:
 		if p.Lifecycle.SenderARN != "" {
