@@ -54,6 +54,8 @@ lint: $(TOOLS)/golangci-lint $(TOOLS)/actionlint ## gofmt, go vet and golangci-l
 	go vet ./... ./infra/...
 	$(TOOLS)/golangci-lint run ./... ./infra/...
 	$(TOOLS)/actionlint
+	@# A tag can be moved to other code; a commit cannot: every action outside this repository by its full SHA.
+	@out=$$(grep -rnE '^\s*-?\s*uses:\s+[^.][^@]*@' .github | grep -vE '@[0-9a-f]{40}( |$$)'); if [ -n "$$out" ]; then echo "actions not pinned to a commit SHA:"; echo "$$out"; exit 1; fi
 
 $(TOOLS)/golangci-lint:
 	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,9 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/cmd/foqus-cloud/internal/apiclient"
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/eventually"
+	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/openapi"
 	"github.com/foqus-cloud/stack/local/devstack"
+	"github.com/foqus-cloud/stack/local/devstack/devstacktest"
 )
 
 // The end-to-end tests run the CLI (in process, output captured: not a
@@ -30,25 +34,7 @@ import (
 
 func startStack(t testing.TB, workers int) *devstack.Stack {
 	t.Helper()
-	root, _ := filepath.Abs("../..")
-	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
-	for _, p := range []string{filepath.Join(cdkOut, "manifest.json"), worker} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("FOQUS_E2E") != "" {
-				t.Fatalf("%s is missing: run make synth build", p)
-			}
-			t.Skipf("%s is missing: run make synth build (or make test)", p)
-		}
-	}
-	st, err := devstack.Start(context.Background(), devstack.Options{
-		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: workers, WorkerBin: worker,
-		User: "carol", Password: "carol-password-1", Log: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
+	return devstacktest.Start(t, func(o *devstack.Options) { o.Workers, o.User, o.Password = workers, "carol", "carol-password-1" })
 }
 
 // foqusCloud runs one command line as the binary would, with turbine.cfg
@@ -98,6 +84,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cli := foqusCloud{t: t, config: writeFile(t, dir, "turbine.cfg", st.TurbineConfig())}
 	const sim = "zzcli_fake"
+	reader, err := apiclient.New(st.BaseURL, st.User, st.Password, st.CAFile) // what the test reads beside the CLI
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("upload a simulation: small files through the API, large ones by signed URL", func(t *testing.T) {
 		cli.t = t
@@ -227,7 +217,10 @@ func TestCLIEndToEnd(t *testing.T) {
 			in = append(in, fmt.Sprintf(`{"x":{"a":%d},"control":{"delay":1}}`, i))
 		}
 		sid := strings.TrimSpace(cli.ok(0, "session", "submit", sim, writeFile(t, dir, "slow.json", "["+strings.Join(in, ",")+"]")).stdout)
-		time.Sleep(1500 * time.Millisecond)
+		eventually.True(t, time.Minute, "a job of the session running", func() bool {
+			jobs, err := reader.Jobs(context.Background(), sid)
+			return err == nil && slices.ContainsFunc(jobs, func(j jobview.Metadata) bool { return j.State == job.Running })
+		})
 		if o := cli.ok(0, "session", "kill", sid); strings.TrimSpace(o.stdout) != sid {
 			t.Fatalf("kill printed %q", o.stdout)
 		}

@@ -112,8 +112,15 @@ func (e Entry) OutputBytes() []byte {
 // user's own prefix, one key per archive run (id), so a late step of an old
 // run never touches a newer archive.
 func Key(user, sid, id string) string {
-	return objectkey.UserPrefix(user) + "archive/" + sid + "/" + id + ".ndjson.gz"
+	return objectkey.UserPrefix(user) + "archive/" + sid + "/" + id + Suffix
 }
+
+// Suffix ends every archive key (the restore rule matches on it).
+const Suffix = ".ndjson.gz"
+
+// DetailRestoreCompleted is the EventBridge detail type of S3's finished
+// restore: the restore rule's pattern and what thaw parses.
+const DetailRestoreCompleted = "Object Restore Completed"
 
 // ErrNotArchiveKey is a key that is not an archive's.
 var ErrNotArchiveKey = errors.New("not an archive key")
@@ -122,11 +129,11 @@ var ErrNotArchiveKey = errors.New("not an archive key")
 // that Key cannot have made.
 func ParseKey(key string) (user, sid string, err error) {
 	parts := strings.Split(key, "/")
-	if len(parts) != 4 || parts[1] != "archive" || !strings.HasSuffix(parts[3], ".ndjson.gz") {
+	if len(parts) != 4 || parts[1] != "archive" || !strings.HasSuffix(parts[3], Suffix) {
 		return "", "", fmt.Errorf("%q: %w", key, ErrNotArchiveKey)
 	}
 	user, sid = parts[0], parts[2]
-	if objectkey.User(user) != nil || objectkey.ID(sid) != nil || objectkey.ID(strings.TrimSuffix(parts[3], ".ndjson.gz")) != nil {
+	if objectkey.User(user) != nil || objectkey.ID(sid) != nil || objectkey.ID(strings.TrimSuffix(parts[3], Suffix)) != nil {
 		return "", "", fmt.Errorf("%q: %w", key, ErrNotArchiveKey)
 	}
 	return user, sid, nil

@@ -37,6 +37,24 @@ var ErrNotRestored = errors.New("archive not restored yet")
 // archive no session refers to any more (a thaw that died before its delete)
 // is deleted.
 func (s *Service) Thaw(ctx context.Context, key string) (Thawed, error) {
+	return s.thaw(ctx, key, false)
+}
+
+// ErrNotRequested says a restore-completed event names the archive of a
+// session nobody asked to restore (its user is still free): S3 reports
+// restores it was not asked for only by mistake, and an emulator does so at
+// will (moto on a dump of its state), so the event is dropped.
+var ErrNotRequested = errors.New("no restore of this archive was requested")
+
+// Restored is Thaw for S3's restore-completed event of key: it thaws a
+// session being restored, and deletes an archive no session refers to any
+// more; for an archived session whose restore was never requested it does
+// nothing and answers ErrNotRequested.
+func (s *Service) Restored(ctx context.Context, key string) (Thawed, error) {
+	return s.thaw(ctx, key, true)
+}
+
+func (s *Service) thaw(ctx context.Context, key string, requested bool) (Thawed, error) {
 	name, sid, err := ParseKey(key)
 	if err != nil {
 		return Thawed{}, err
@@ -49,8 +67,11 @@ func (s *Service) Thaw(ctx context.Context, key string) (Thawed, error) {
 	if sess.ArchiveKey != key {
 		return out, s.deleteArchive(ctx, key)
 	}
-	if sess.Archive != sessionstore.Archived && sess.Archive != sessionstore.Restoring {
+	switch {
+	case sess.Archive != sessionstore.Archived && sess.Archive != sessionstore.Restoring:
 		return out, nil // archiving: the archiver owns it
+	case requested && sess.Archive == sessionstore.Archived:
+		return out, fmt.Errorf("archive %s of session %s: %w", key, sid, ErrNotRequested)
 	}
 	body, err := s.get(ctx, key)
 	var ae smithy.APIError

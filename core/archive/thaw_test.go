@@ -133,3 +133,32 @@ func TestArchiveRoundTripsEveryJobRecord(t *testing.T) {
 		t.Fatalf("error job: %+v", entries[2])
 	}
 }
+
+// An event S3 (or moto, on a dump of its state) sends for an archive whose
+// user never upgraded changes nothing and says so; once the user upgraded,
+// the same event thaws it.
+func TestRestoredEventThawsOnlyARequestedRestore(t *testing.T) {
+	e := newEnv(t, s3types.StorageClassGlacier)
+	e.addUser("free", user.Free)
+	sid, jobs := e.session("free", 3)
+	if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
+		t.Fatal(err)
+	}
+	key := e.sessionOf("free", sid).ArchiveKey
+	if _, err := e.svc.Restored(e.ctx, key); !errors.Is(err, archive.ErrNotRequested) {
+		t.Fatalf("event before the upgrade: %v, want ErrNotRequested", err)
+	}
+	e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+	if _, err := e.svc.Upgrade(e.ctx, "free"); err != nil {
+		t.Fatal(err)
+	}
+	th, err := e.svc.Restored(e.ctx, key)
+	if err != nil || th.Jobs != 3 {
+		t.Fatalf("event after the upgrade: %+v, %v", th, err)
+	}
+	e.assertLive("free", sid, jobs)
+	// A late duplicate of the event, the session live: nothing to do, no error.
+	if th, err := e.svc.Restored(e.ctx, key); err != nil || th.Jobs != 0 {
+		t.Fatalf("duplicate event: %+v, %v", th, err)
+	}
+}

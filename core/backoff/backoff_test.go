@@ -9,17 +9,30 @@ import (
 
 func TestDelayGrowsAndIsCapped(t *testing.T) {
 	t.Parallel()
-	const limit = 2 * time.Second
-	var longest time.Duration
-	for attempt := 1; attempt <= 20; attempt++ {
-		d := Delay(attempt, limit)
-		if d < 0 || d > limit {
-			t.Fatalf("attempt %d: %v, want 0..%v", attempt, d, limit)
+	for _, c := range []struct{ base, limit time.Duration }{
+		{time.Second, 2 * time.Second},
+		{25 * time.Millisecond, 400 * time.Millisecond}, // sub-second: the DynamoDB re-drive's
+	} {
+		var longest time.Duration
+		for attempt := 1; attempt <= 20; attempt++ {
+			d := Delay(attempt, c.base, c.limit)
+			if d < 0 || d > c.limit {
+				t.Fatalf("base %v attempt %d: %v, want 0..%v", c.base, attempt, d, c.limit)
+			}
+			longest = max(longest, d)
 		}
-		longest = max(longest, d)
+		if longest < c.limit/4 {
+			t.Fatalf("base %v: 20 attempts never waited over %v", c.base, longest)
+		}
+		// The first retry waits below 2·base: exponential from base, not from a second.
+		for range 50 {
+			if d := Delay(1, c.base, c.limit); d >= 2*c.base {
+				t.Fatalf("base %v: first retry waits %v, want below %v", c.base, d, 2*c.base)
+			}
+		}
 	}
-	if longest < limit/4 {
-		t.Fatalf("20 attempts never waited over %v", longest)
+	if Delay(3, 0, time.Second) != 0 {
+		t.Fatal("a zero base must not wait")
 	}
 }
 

@@ -3,7 +3,6 @@ package event
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/foqus-cloud/stack/core/backoff"
 	"github.com/foqus-cloud/stack/core/batch"
 )
 
@@ -21,6 +21,8 @@ import (
 const (
 	PublishParallel    = 8 // batches in flight at once
 	MaxPublishAttempts = 6
+	publishBackoff     = 50 * time.Millisecond // failed entries (throttled) wait from this
+	publishMaxDelay    = 2 * time.Second
 )
 
 // Publisher sends messages to one SNS topic.
@@ -107,12 +109,8 @@ func (p *Publisher) publishBatch(ctx context.Context, batch []snstypes.PublishBa
 			}
 		}
 		batch = retry
-		t := time.NewTimer(time.Duration(rand.Int64N(int64(50*time.Millisecond<<attempt))) + time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := backoff.Sleep(ctx, backoff.Delay(attempt+1, publishBackoff, publishMaxDelay)); err != nil {
+			return err
 		}
 	}
 }

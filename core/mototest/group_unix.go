@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/foqus-cloud/stack/core/parentdeath"
 )
 
 // ownGroup starts moto in a process group of its own, so Close ends the
@@ -14,7 +16,7 @@ import (
 // leaves no emulator serving on its port).
 func ownGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(cmd.SysProcAttr)
+	parentdeath.Set(cmd.SysProcAttr)
 }
 
 func killGroup(p *os.Process) { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }

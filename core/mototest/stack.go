@@ -50,6 +50,7 @@ func (st *Stack) Env() map[string]string {
 		resource.EnvStage:            Stage,
 		resource.EnvUsersTable:       st.UsersTable,
 		resource.EnvResourcesTable:   st.ResourcesTable,
+		resource.EnvRetentionDays:    RetentionDays,
 		resource.EnvSessionBucket:    st.SessionBucket,
 		resource.EnvSimulationBucket: st.SimulationBucket,
 		resource.EnvJobTopicARN:      st.JobTopicARN,
@@ -105,6 +106,10 @@ func (st *Stack) delete(ctx context.Context) {
 
 // MaxReceiveCount is how often a message is received before it moves to its DLQ.
 const MaxReceiveCount = resource.MaxReceiveCount
+
+// RetentionDays is the stack's FOQUS_RETENTION_DAYS: its stores' items
+// expire this many days after their last change (dev's dataExpirationDays).
+const RetentionDays = "14"
 
 // JobLeaseSeconds is the job queue's visibility: every stage's jobLeaseMinutes
 // in cdk.json (15); the worker extends it while it runs.

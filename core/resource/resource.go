@@ -44,15 +44,6 @@ func BucketName(base, stage, account, region string) string {
 	return fmt.Sprintf("%s-%s-%s-%s", base, stage, account, region)
 }
 
-// Timeouts of the worker group's lifecycle hooks, in seconds. A terminating
-// worker keeps the drain hook open with heartbeats while its job runs; a
-// launching one that has not started its service within the launch timeout
-// is abandoned (replaced).
-const (
-	WorkerDrainHookSeconds  = 7200 // the heartbeat timeout AWS allows at most
-	WorkerLaunchHookSeconds = 1800 // Windows boot and service start
-)
-
 // Worker telemetry and identity. The worker publishes Heartbeat (value 1,
 // dimension Stage) every minute while running; an alarm fires when in-service
 // instances stay silent. TagStage is an EC2 instance tag, readable through the
@@ -80,6 +71,10 @@ const (
 	EnvUpdateQueueURL   = "FOQUS_UPDATE_QUEUE_URL"
 	EnvArchiveQueueURL  = "FOQUS_ARCHIVE_QUEUE_URL"
 	EnvThawQueueURL     = "FOQUS_THAW_QUEUE_URL"
+	// EnvRetentionDays is the stage's dataExpirationDays: FOQUS_Resources items
+	// expire (TTL) this many days after their last change, as the session
+	// bucket's objects do by its lifecycle rule.
+	EnvRetentionDays = "FOQUS_RETENTION_DAYS"
 )
 
 // Result lifecycle (free and premium tiers): its queues, and the stage's tier
@@ -142,4 +137,6 @@ type WorkerConfig struct {
 	ResourcesTable   string `json:"resourcesTable"`
 	SessionBucket    string `json:"sessionBucket"`
 	SimulationBucket string `json:"simulationBucket"`
+	RetentionDays    int    `json:"retentionDays"`    // the stage's dataExpirationDays (EnvRetentionDays)
+	DrainHookSeconds int    `json:"drainHookSeconds"` // the drain hook's heartbeat timeout (core/scaling's DrainTimeoutSeconds)
 }

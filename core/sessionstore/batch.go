@@ -3,18 +3,20 @@ package sessionstore
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/foqus-cloud/stack/core/backoff"
 )
 
 // Retry policy for items DynamoDB leaves unprocessed under load.
 const (
 	MaxBatchAttempts = 8
-	batchBackoff     = 25 * time.Millisecond
+	batchBackoff     = 25 * time.Millisecond // the first re-drive waits below 50 ms
+	batchMaxDelay    = 5 * time.Second
 	batchParallel    = 4
 )
 
@@ -42,7 +44,7 @@ func (st *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) erro
 			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(reqs), attempt)
 		}
 		if attempt > 0 {
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := backoff.Sleep(ctx, backoff.Delay(attempt, batchBackoff, batchMaxDelay)); err != nil {
 				return err
 			}
 		}
@@ -55,21 +57,4 @@ func (st *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) erro
 		reqs = out.UnprocessedItems[st.table]
 	}
 	return nil
-}
-
-// backoff is full-jitter exponential backoff for attempt >= 1.
-func backoff(attempt int) time.Duration {
-	d := batchBackoff << min(attempt, 8)
-	return time.Duration(rand.Int64N(int64(d))) + time.Millisecond
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

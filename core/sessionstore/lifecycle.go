@@ -57,6 +57,14 @@ func (a lifecycleAttrs) lifecycle() Lifecycle {
 // is now (another run moved it, or it was never in the step's start state).
 var ErrArchiveState = errors.New("session is not in the archive state this step starts from")
 
+// ArchivedError refuses to add work to a session whose results are archived,
+// or being archived or restored (State): its jobs are settled.
+type ArchivedError struct{ Session, State string }
+
+func (e *ArchivedError) Error() string {
+	return fmt.Sprintf("session %s is %s", e.Session, e.State)
+}
+
 // ErrTierChanged says the user's tier changed under an archive: the
 // transaction that would have marked the session archived was cancelled.
 var ErrTierChanged = errors.New("the user's tier changed during the archive")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"iter"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +26,7 @@ import (
 
 // Defaults of a Store.
 const (
-	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change
+	DefaultRetention  = 30 * 24 * time.Hour // items expire (TTL) this long after their last change, unless told (RetentionDays)
 	DefaultStartLease = time.Minute         // how long one start call holds a session's publishing
 	BatchWriteSize    = 25                  // DynamoDB's BatchWriteItem limit
 )
@@ -63,6 +64,16 @@ func New(db *dynamodb.Client, table string) *Store {
 	return &Store{db: db, table: table, Retention: DefaultRetention, Now: time.Now}
 }
 
+// RetentionDays parses the stage's retention (resource.EnvRetentionDays, the
+// stage's dataExpirationDays) into a Store's Retention.
+func RetentionDays(days string) (time.Duration, error) {
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of days, at least 1", resource.EnvRetentionDays, days)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
+}
+
 func (st *Store) ttl() int64 { return st.Now().Add(st.Retention).Unix() }
 
 // NewJob is one job as a client appends it.
@@ -96,26 +107,28 @@ func (st *Store) AppendUpTo(ctx context.Context, user, sid string, reqs []NewJob
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	var cond *string
+	// An archived session's jobs are settled: no append, in the same write.
+	cond := "attribute_not_exists(ArchiveState)"
 	if limit > 0 {
 		if int64(len(reqs)) > limit {
 			return nil, &JobLimitError{Limit: limit}
 		}
-		cond = aws.String("attribute_not_exists(Jobs) OR Jobs <= :room")
+		cond += " AND (attribute_not_exists(Jobs) OR Jobs <= :room)"
 	}
 	now := st.Now().UTC()
 	values := map[string]types.AttributeValue{
 		":t": s(typeSession), ":id": s(sid), ":u": s(user), ":active": s(SessionActive),
 		":now": s(fmtTime(now)), ":zero": n(0), ":ttl": n(st.ttl()), ":n": n(int64(len(reqs))),
 	}
-	if cond != nil {
+	if limit > 0 {
 		values[":room"] = n(limit - int64(len(reqs)))
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		ConditionExpression: cond,
-		TableName:           &st.table,
-		Key:                 keyOf(userPK(user), sessionSK(sid)),
-		UpdateExpression:    aws.String("SET #t = :t, Id = :id, #u = :u, #st = if_not_exists(#st, :active), Created = if_not_exists(Created, :now), Finished = if_not_exists(Finished, :zero), #ttl = :ttl ADD Jobs :n"),
+		ConditionExpression:                 aws.String(cond),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		TableName:                           &st.table,
+		Key:                                 keyOf(userPK(user), sessionSK(sid)),
+		UpdateExpression:                    aws.String("SET #t = :t, Id = :id, #u = :u, #st = if_not_exists(#st, :active), Created = if_not_exists(Created, :now), Finished = if_not_exists(Finished, :zero), #ttl = :ttl ADD Jobs :n"),
 		ExpressionAttributeNames: map[string]string{
 			"#t": "Type", "#u": "User", "#st": "State", "#ttl": resource.TTLAttribute,
 		},
@@ -124,6 +137,10 @@ func (st *Store) AppendUpTo(ctx context.Context, user, sid string, reqs []NewJob
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		var old lifecycleAttrs
+		if attributevalue.UnmarshalMap(ccf.Item, &old) == nil && old.Archive != "" {
+			return nil, &ArchivedError{Session: sid, State: old.Archive}
+		}
 		return nil, &JobLimitError{Limit: limit}
 	}
 	if err != nil {

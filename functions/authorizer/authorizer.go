@@ -87,6 +87,9 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		slog.InfoContext(ctx, "authorizer: denied", "user", name, "reason", err.Error())
 		return policy("denied", "Deny", resources, nil), nil
 	case err != nil:
+		// The one error level line: the function's failure alarm counts these
+		// (its Errors metric also counts every 401).
+		slog.ErrorContext(ctx, "authorizer: reading the user failed", "err", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("authorizer: %w", err)
 	}
 	return policy(u.Name, "Allow", resources, map[string]any{"tier": string(u.Tier)}), nil

@@ -23,6 +23,7 @@ import (
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/connections"
 	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -359,13 +360,7 @@ func TestDisconnectAndGoneConnections(t *testing.T) {
 	keys := e.session("alice", 1)
 	c, _ := e.dial(basic("alice", password))
 	_ = c.Close(websocket.StatusNormalClosure, "bye")
-	deadline := time.Now().Add(5 * time.Second)
-	for e.count("alice") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a closed connection is still recorded after $disconnect")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually.True(t, 5*time.Second, "a closed connection forgotten after $disconnect", func() bool { return e.count("alice") == 0 })
 	// A connection API Gateway no longer has (its $disconnect never ran).
 	if err := e.conns.Put(ctx, "alice", "gone-connection"); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,8 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		slog.InfoContext(ctx, "monitor authorizer: denied", "user", name, "reason", err.Error())
 		return policy("denied", "Deny", req.MethodArn, nil), nil
 	case err != nil:
+		// Counted by the function's failure alarm (its Errors metric also counts every 401).
+		slog.ErrorContext(ctx, "monitor authorizer: reading the user failed", "err", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, fmt.Errorf("monitor authorizer: %w", err)
 	}
 	return policy(u.Name, "Allow", req.MethodArn, map[string]any{"tier": string(u.Tier)}), nil

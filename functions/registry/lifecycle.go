@@ -17,6 +17,12 @@ func (b *Builder) archiveQueue() *archive.Queue {
 	return &archive.Queue{SQS: sqs.NewFromConfig(b.cfg), URL: b.env[resource.EnvArchiveQueueURL]}
 }
 
+// tracker counts ended jobs towards their session's completion and sends
+// the archive queue a finished session's notice.
+func (b *Builder) tracker() *archive.Tracker {
+	return &archive.Tracker{Store: b.store(), Queue: b.archiveQueue()}
+}
+
 // lifecycle is the archive service and notifier the archiver and thaw share.
 func (b *Builder) lifecycle() (*archive.Service, *notify.Notifier, error) {
 	set, err := archive.SettingsFromEnv(b.env)

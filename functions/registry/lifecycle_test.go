@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -265,17 +266,6 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("premium output %s", r.Output)
 		}
 	}
-	finished := l.mailsTo("fran@example.org")
-	if len(finished) != 1 || !strings.Contains(finished[0].Body, fsid) || !strings.Contains(finished[0].Body, "success 3") || !strings.Contains(finished[0].Body, mototest.LifecycleWindow+"s") {
-		t.Fatalf("completion mail to fran: %+v", finished)
-	}
-	if m := l.mailsTo("pete@example.org"); len(m) != 1 || !strings.Contains(m[0].Body, "success 2") {
-		t.Fatalf("completion mail to pete: %+v", m)
-	}
-	if m := l.mailsTo("otto@example.org"); len(m) != 0 {
-		t.Fatalf("mail to an opted-out user: %+v", m)
-	}
-
 	// Upgrade: the restore is held in progress (moto's manual progression).
 	setTransition(t, map[string]any{"progression": "manual", "times": 3})
 	t.Cleanup(func() { setTransition(t, map[string]any{"progression": "immediate"}) })
@@ -289,30 +279,41 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("record during the restore: %s", r.Output)
 		}
 	}
-	// S3's clock: reads move moto's restore on; the finished restore's event
-	// reaches the thaw queue, and thaw re-homes the results.
-	//
-	// Known gap (issue 13, open): moto sends Restore:Completed once, and a
-	// spurious one already went out when the archiver verified the GLACIER
-	// object; thaw retried it into the DLQ before the upgrade, so with every
-	// test on its own stack the real completion never reaches thaw here.
-	// core/archive's TestUpgradeRestoresThenThawReHomesByteEqual covers the
-	// restore and thaw themselves.
-	t.Skip("restore -> thaw through the thaw queue: moto's one Restore:Completed is spent on the archiver's verify (issue 13)")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, _ = l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey})
-		s, err := l.store.GetSession(ctx, "fran", fsid)
-		if err != nil {
+	head, err = l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey})
+	if err != nil || aws.ToString(head.Restore) != `ongoing-request="true"` {
+		t.Fatalf("S3 during the restore: %v, x-amz-restore %q", err, aws.ToString(head.Restore))
+	}
+	// S3's clock: reads move moto's restore on, and moto sends its one
+	// Restore:Completed to the thaw queue (through the bucket notification;
+	// the deployed stack routes S3's EventBridge event there). moto spends
+	// that event on the first read of the finished restore anywhere, a dump
+	// of its state included, so when it is not delivered the test delivers
+	// what AWS sends: the EventBridge event of the user guide, for this key.
+	for reads := 0; !strings.Contains(aws.ToString(head.Restore), `ongoing-request="false"`); reads++ {
+		if reads == 20 {
+			t.Fatalf("restore still %q after %d reads", aws.ToString(head.Restore), reads)
+		}
+		if head, err = l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey}); err != nil {
 			t.Fatal(err)
 		}
-		if s.Archive == "" {
-			break
+	}
+	thawed := func(within time.Duration) bool {
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if s, err := l.store.GetSession(ctx, "fran", fsid); err != nil || s.Archive == "" {
+				return err == nil
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not thawed within 30 s: %+v", s.Lifecycle)
+		return false
+	}
+	if !thawed(5 * time.Second) {
+		t.Log("moto's Restore:Completed was not delivered: sending the event AWS sends")
+		if _, err := l.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &l.st.ThawQueueURL, MessageBody: aws.String(restoreCompleted(t, l.st.SessionBucket, sess.ArchiveKey))}); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond)
+		if !thawed(30 * time.Second) {
+			s, _ := l.store.GetSession(ctx, "fran", fsid)
+			t.Fatalf("not thawed within 30 s of the event: %+v", s.Lifecycle)
+		}
 	}
 	for i, id := range fids {
 		obj, err := l.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &l.st.SessionBucket, Key: aws.String(objectkey.JobOutput("fran", fsid, id))})
@@ -333,7 +334,18 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	if _, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey}); err == nil {
 		t.Fatal("archive object left after thaw")
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	finished := l.mailsTo("fran@example.org")
+	if len(finished) < 1 || !strings.Contains(finished[0].Body, fsid) || !strings.Contains(finished[0].Body, "success 3") || !strings.Contains(finished[0].Body, mototest.LifecycleWindow+"s") {
+		t.Fatalf("completion mail to fran: %+v", finished)
+	}
+	if m := l.mailsTo("pete@example.org"); len(m) != 1 || !strings.Contains(m[0].Body, "success 2") {
+		t.Fatalf("completion mail to pete: %+v", m)
+	}
+	if m := l.mailsTo("otto@example.org"); len(m) != 0 {
+		t.Fatalf("mail to an opted-out user: %+v", m)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
 	for len(l.mailsTo("fran@example.org")) < 2 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -343,12 +355,9 @@ func TestLifecycleEndToEnd(t *testing.T) {
 
 	// The poison messages sent first are in their DLQs.
 	for _, dlq := range []string{l.st.ArchiveDLQURL, l.st.ThawDLQURL} {
-		found := false
-		for _, m := range l.drain(dlq, 10, 3) {
-			found = found || aws.ToString(m.Body) == poison
-		}
-		if !found {
-			t.Fatalf("DLQ %s lacks the poison message", dlq)
+		got := l.drain(dlq, 10, 3)
+		if len(got) != 1 || aws.ToString(got[0].Body) != poison {
+			t.Fatalf("DLQ %s holds %d messages, want only the poison message (a restore event nobody asked for is dropped)", dlq, len(got))
 		}
 	}
 }
@@ -378,4 +387,62 @@ func TestFreeUserJobLimitIsAClear403(t *testing.T) {
 	}
 	e.ok("POST", "/session/"+sid, "fran", jobsBody(40, 10, "fake-job"), nil) // up to the limit is fine
 	e.ok("POST", "/session/"+sid, "pete", jobsBody(0, 60, "fake-job"), nil)  // premium: no limit
+}
+
+// restoreCompleted is the "Object Restore Completed" event of Amazon S3's
+// user guide (functions/thaw/testdata) for key in bucket.
+func restoreCompleted(t *testing.T, bucket, key string) string {
+	t.Helper()
+	b, err := os.ReadFile("../thaw/testdata/eventbridge-object-restore-completed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["resources"] = []string{"arn:aws:s3:::" + bucket}
+	d := ev["detail"].(map[string]any)
+	d["bucket"] = map[string]any{"name": bucket}
+	d["object"].(map[string]any)["key"] = key
+	out, _ := json.Marshal(ev)
+	return string(out)
+}
+
+// A free user's session that a kill ended (no job left to run, none of them
+// run) is archived like a finished one; an archived session then refuses
+// appends and starts with a 409 that says why, and its jobs still list.
+func TestKilledFreeSessionIsArchivedThenRefusesAppendAndStart(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t)
+	l.user("kim", user.Free, "kim@example.org", true)
+	sid, ids := l.newSession("kim", 3)
+	l.ok("POST", "/session/"+sid+"/start", "kim", "", nil)
+	l.ok("POST", "/session/"+sid+"/kill", "kim", "", nil)
+	sess := l.waitArchive("kim", sid, sessionstore.Archived, 30*time.Second)
+	if sess.Done != 3 || sess.ArchiveKey == "" {
+		t.Fatalf("killed session archived: %+v", sess.Lifecycle)
+	}
+	recs := l.page("kim", sid)
+	if len(recs) != len(ids) {
+		t.Fatalf("%d records of the archived session, want %d", len(recs), len(ids))
+	}
+	for _, r := range recs {
+		var out map[string]any // a killed job has no output, so no graphError: FOQUS reads its State
+		if err := json.Unmarshal(r.Output, &out); err != nil || r.State != job.Terminate || out[jobview.ArchivedKey] == nil {
+			t.Fatalf("archived killed record: state %s, output %s", r.State, r.Output)
+		}
+	}
+	want := "session " + sid + " is archived (results of the free plan are archived after their window); use a new session, or upgrade to premium to restore it"
+	if msg := failed(t, l.call("POST", "/session/"+sid, "kim", nil, jobsBody(3, 1, "fake-job")), http.StatusConflict); msg != "Failed to append jobs: "+want {
+		t.Fatalf("append to an archived session: %q", msg)
+	}
+	if msg := failed(t, l.call("POST", "/session/"+sid+"/start", "kim", nil, ""), http.StatusConflict); msg != "Failed to start jobs: "+want {
+		t.Fatalf("start of an archived session: %q", msg)
+	}
+	var md []jobview.Metadata
+	l.ok("GET", "/session/"+sid, "kim", "", &md)
+	if len(md) != 3 {
+		t.Fatalf("session GET lists %d jobs after the refused append, want 3", len(md))
+	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/foqus-cloud/stack/core/api"
-	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/connections"
 	"github.com/foqus-cloud/stack/core/event"
@@ -156,6 +155,11 @@ func (b *Builder) check(name string) error {
 		if b.env[k] == "" {
 			return fmt.Errorf("registry: %s needs the environment variable %s", name, k)
 		}
+		if k == resource.EnvRetentionDays {
+			if _, err := sessionstore.RetentionDays(b.env[k]); err != nil {
+				return fmt.Errorf("registry: %s: %w", name, err)
+			}
+		}
 	}
 	return nil
 }
@@ -177,6 +181,8 @@ func (b *Builder) s3() *s3.Client {
 func (b *Builder) store() *sessionstore.Store {
 	if b.st == nil {
 		b.st = sessionstore.New(b.dynamo(), b.env[resource.EnvResourcesTable])
+		// check validated it for every function on the table.
+		b.st.Retention, _ = sessionstore.RetentionDays(b.env[resource.EnvRetentionDays])
 	}
 	return b.st
 }
@@ -204,8 +210,7 @@ func (b *Builder) Updates() (UpdatesFunc, error) {
 	if err := b.check(api.FnUpdateProcessor); err != nil {
 		return nil, err
 	}
-	tracker := &archive.Tracker{Store: b.store(), Queue: b.archiveQueue()}
-	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store(), OnFinal: tracker.JobFinal}, Monitor: monitor.NewPusher(b.sender(), b.store(), b.fleet())}
+	p := &updates.Processor{Recorder: &recorder.Recorder{Store: b.store(), OnFinal: b.tracker().JobFinal}, Monitor: monitor.NewPusher(b.sender(), b.store(), b.fleet())}
 	return p.Handle, nil
 }
 
@@ -361,13 +366,18 @@ func (b *Builder) SessionStart() (httpx.Handler, error) {
 	return b.handler(api.FnSessionStart, func() httpx.UserHandler {
 		s := b.sessions()
 		s.Jobs = event.NewPublisher(sns.NewFromConfig(b.cfg), b.env[resource.EnvJobTopicARN])
+		s.Final = b.tracker().JobFinal
 		return s.Start
 	})
 }
 
 // SessionKill builds the handler of post-session-kill.
 func (b *Builder) SessionKill() (httpx.Handler, error) {
-	return b.handler(api.FnSessionKill, func() httpx.UserHandler { return b.sessions().Kill })
+	return b.handler(api.FnSessionKill, func() httpx.UserHandler {
+		s := b.sessions()
+		s.Final = b.tracker().JobFinal
+		return s.Kill
+	})
 }
 
 // SessionStop builds the handler of post-session-stop.

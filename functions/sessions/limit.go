@@ -21,7 +21,8 @@ type Tiers struct {
 // would pass it is refused whole with 403 and the limit.
 func (s *Service) appendJobs(ctx context.Context, name, sid string, reqs []sessionstore.NewJob) ([]job.Job, error) {
 	if s.Tiers == nil {
-		return s.Store.Append(ctx, name, sid, reqs)
+		jobs, err := s.Store.Append(ctx, name, sid, reqs)
+		return jobs, refuseArchived(appendFailed, err)
 	}
 	u, err := s.Tiers.Users.Get(ctx, name)
 	if err != nil && !errors.Is(err, user.ErrUnknownUser) { // a principal without a record is on the default tier
@@ -36,5 +37,7 @@ func (s *Service) appendJobs(ctx context.Context, name, sid string, reqs []sessi
 	if errors.As(err, &le) {
 		return nil, httpx.Errorf(http.StatusForbidden, "Failed to append jobs: a session holds at most %d jobs on the free plan; upgrade to premium for more", le.Limit)
 	}
-	return jobs, err
+	return jobs, refuseArchived(appendFailed, err)
 }
+
+const appendFailed = "Failed to append jobs"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/job"
@@ -25,6 +26,11 @@ type Service struct {
 	Store *sessionstore.Store
 	Jobs  *event.Publisher // the job topic; start publishes there
 	Tiers *Tiers           // the free tier's job limit on append; none when nil
+	// Final, when set, runs for every job this service ends (a kill, or a
+	// start that finds a job it cannot submit), as it runs for the jobs
+	// workers end: it counts the job towards its session's completion, so a
+	// killed session of a free user is archived like a finished one.
+	Final func(context.Context, job.Key) error
 }
 
 // KillMessage is the Message of every job a kill ends.
@@ -139,7 +145,8 @@ func (s *Service) Stop(ctx context.Context, req events.APIGatewayProxyRequest, u
 
 // KillSession finishes every non-final job of the session as terminate.
 func (s *Service) KillSession(ctx context.Context, user, sid string) error {
-	if _, err := s.Store.GetSession(ctx, user, sid); err != nil {
+	sess, err := s.Store.GetSession(ctx, user, sid)
+	if err != nil {
 		return err
 	}
 	jobs, err := s.Store.Jobs(ctx, user, sid)
@@ -147,16 +154,43 @@ func (s *Service) KillSession(ctx context.Context, user, sid string) error {
 		return err
 	}
 	var fs []sessionstore.Finish
+	var settled []string
 	for _, j := range jobs {
-		if !j.State.Terminal() {
+		if j.State.Terminal() {
+			settled = append(settled, j.ID)
+		} else {
 			fs = append(fs, sessionstore.Finish{ID: j.ID, State: job.Terminate, Message: KillMessage})
 		}
 	}
-	// Refusals in the results are jobs that finished meanwhile: nothing to kill.
-	if _, err := s.Store.FinishMany(ctx, user, sid, fs); err != nil {
+	if sess.Complete() {
+		settled = nil // every end is counted
+	}
+	if err := s.finish(ctx, user, sid, fs, settled); err != nil {
 		return err
 	}
 	return s.Store.SetSessionState(ctx, user, sid, sessionstore.SessionKilled)
+}
+
+// finish ends jobs of the session and runs Final for each one it ended and
+// for the settled ones (counting is idempotent: a kill repeated after a
+// failed count counts what the first one did not). Refusals in the results
+// are jobs that finished meanwhile: whoever ended them counts them.
+func (s *Service) finish(ctx context.Context, user, sid string, fs []sessionstore.Finish, settled []string) error {
+	rs, err := s.Store.FinishMany(ctx, user, sid, fs)
+	if err != nil || s.Final == nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Err == nil {
+			settled = append(settled, r.ID)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(sessionstore.WriteParallel)
+	for _, id := range settled {
+		g.Go(func() error { return s.Final(gctx, job.Key{User: user, Session: sid, ID: id}) })
+	}
+	return g.Wait()
 }
 
 // Stop waits this long for a start of the same session before it answers 409.

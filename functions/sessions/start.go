@@ -37,6 +37,9 @@ func (s *Service) StartSession(ctx context.Context, user, sid string) ([]string,
 	if err != nil {
 		return nil, err
 	}
+	if sess.Archive != "" { // nothing can be pending: append refuses archived sessions
+		return nil, archivedConflict("Failed to start jobs", sid, sess.Archive)
+	}
 	switch err := s.Store.AcquireStart(ctx, user, sid, sessionstore.DefaultStartLease); {
 	case errors.Is(err, sessionstore.ErrStartBusy):
 		return []string{}, nil
@@ -141,7 +144,7 @@ func (s *Service) submit(ctx context.Context, user, sid string, part []job.Job) 
 	}
 	if len(invalid) > 0 {
 		slog.WarnContext(ctx, "start: jobs finished as invalid", "session", sid, "count", len(invalid))
-		if _, err := s.Store.FinishMany(ctx, user, sid, invalid); err != nil {
+		if err := s.finish(ctx, user, sid, invalid, nil); err != nil {
 			return nil, err
 		}
 	}

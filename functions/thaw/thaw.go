@@ -1,8 +1,10 @@
 // Package thaw is the thaw queue's function: the session bucket's
-// ObjectRestore:Completed events, each naming an archive S3 restored. It
-// re-homes the archive's results as live data (core/archive Thaw) and mails
-// the user. Test events and other keys are dropped; an archive whose restore
-// is not readable yet, or a failure, is reported so SQS retries it.
+// "Object Restore Completed" events, each naming an archive S3 restored. It
+// re-homes the archive's results as live data (core/archive Restored) and
+// mails the user. Test events, other keys and sessions nobody asked to
+// restore are dropped with a log line; a message of another shape, an
+// archive whose restore is not readable yet, or a failure, is reported so
+// SQS retries it (into the thaw DLQ).
 package thaw
 
 import (
@@ -41,12 +43,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return resp, nil
 }
 
-// s3Event is the part of an S3 event notification thaw reads (the fields of
-// events.S3Event it needs; the whole of it would also parse eventTime, which
-// emulators send without a zone).
+// s3Event is the part of a thaw-queue message thaw reads: S3's "Object
+// Restore Completed" event through EventBridge (the deployed path, see
+// testdata/eventbridge-object-restore-completed.json), or an S3 event
+// notification sent to the queue directly (the local stack). It names the
+// fields of events.S3Event it needs: the whole of it would also parse
+// eventTime, which emulators send without a zone.
 type s3Event struct {
-	Event      string `json:"Event"`       // s3:TestEvent, sent when the notification is configured
-	DetailType string `json:"detail-type"` // the same event through EventBridge (the deployed path)
+	Event      string `json:"Event"` // s3:TestEvent, sent when a notification is configured
+	Source     string `json:"source"`
+	DetailType string `json:"detail-type"`
 	Detail     struct {
 		Bucket struct {
 			Name string `json:"name"`
@@ -62,56 +68,81 @@ type s3Event struct {
 				Name string `json:"name"`
 			} `json:"bucket"`
 			Object struct {
-				Key string `json:"key"`
+				Key string `json:"key"` // URL-encoded
 			} `json:"object"`
 		} `json:"s3"`
 	} `json:"Records"`
 }
 
-// ErrNotS3Event is a thaw-queue message that is not an S3 event notification.
-var ErrNotS3Event = errors.New("not an S3 event notification")
+// ErrNotS3Event is a thaw-queue message that is not an S3 restore-completed
+// event: it is retried into the thaw DLQ, its reason logged.
+var ErrNotS3Event = errors.New("not an S3 restore-completed event")
 
-func (h *Handler) handle(ctx context.Context, body string) error {
+// Restored is one finished restore an event reports.
+type Restored struct{ Bucket, Key string }
+
+// Parse reads the restores a thaw-queue message reports; a message of any
+// other shape is ErrNotS3Event with the reason. S3's test event reports none.
+func Parse(body string) ([]Restored, error) {
 	var ev s3Event
 	if err := json.Unmarshal([]byte(body), &ev); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotS3Event, err)
+		return nil, fmt.Errorf("%w: the message is not JSON", ErrNotS3Event)
 	}
-	if ev.Event == "s3:TestEvent" {
-		return nil
-	}
-	if ev.DetailType == DetailRestoreCompleted {
-		if ev.Detail.Bucket.Name != h.Service.Bucket {
-			return nil
+	switch {
+	case ev.Event == "s3:TestEvent":
+		return nil, nil
+	case ev.DetailType != "" || ev.Source != "":
+		if ev.Source != "aws.s3" || ev.DetailType != archive.DetailRestoreCompleted {
+			return nil, fmt.Errorf("%w: EventBridge event %q from %q, thaw takes %q from aws.s3", ErrNotS3Event, ev.DetailType, ev.Source, archive.DetailRestoreCompleted)
 		}
-		return h.thaw(ctx, ev.Detail.Object.Key)
+		if ev.Detail.Bucket.Name == "" || ev.Detail.Object.Key == "" {
+			return nil, fmt.Errorf("%w: %q event without a bucket and object key", ErrNotS3Event, archive.DetailRestoreCompleted)
+		}
+		return []Restored{{ev.Detail.Bucket.Name, ev.Detail.Object.Key}}, nil
+	case len(ev.Records) > 0:
+		out := make([]Restored, 0, len(ev.Records))
+		for i, r := range ev.Records {
+			if !strings.HasPrefix(r.EventName, EventRestoreCompleted) {
+				return nil, fmt.Errorf("%w: record %d is %q", ErrNotS3Event, i, r.EventName)
+			}
+			key, err := url.QueryUnescape(r.S3.Object.Key) // S3 notification keys arrive URL-encoded
+			if err != nil || key == "" || r.S3.Bucket.Name == "" {
+				return nil, fmt.Errorf("%w: record %d has no valid bucket and object key", ErrNotS3Event, i)
+			}
+			out = append(out, Restored{r.S3.Bucket.Name, key})
+		}
+		return out, nil
 	}
-	if ev.Records == nil {
-		return ErrNotS3Event
+	return nil, fmt.Errorf("%w: neither an EventBridge event nor S3 notification records", ErrNotS3Event)
+}
+
+func (h *Handler) handle(ctx context.Context, body string) error {
+	rs, err := Parse(body)
+	if err != nil {
+		return err
 	}
-	for _, r := range ev.Records {
-		if !strings.HasPrefix(r.EventName, EventRestoreCompleted) || r.S3.Bucket.Name != h.Service.Bucket {
+	for _, r := range rs {
+		if r.Bucket != h.Service.Bucket {
+			slog.WarnContext(ctx, "restore event of another bucket dropped", "bucket", r.Bucket, "key", r.Key)
 			continue
 		}
-		key, err := url.QueryUnescape(r.S3.Object.Key) // S3 event keys arrive URL-encoded
-		if err != nil {
-			return fmt.Errorf("restore event key %q: %w", r.S3.Object.Key, err)
-		}
-		if err := h.thaw(ctx, key); err != nil {
+		if err := h.thaw(ctx, r.Key); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// DetailRestoreCompleted is the EventBridge detail type of a finished restore.
-const DetailRestoreCompleted = "Object Restore Completed"
-
 func (h *Handler) thaw(ctx context.Context, key string) error {
 	if _, _, err := archive.ParseKey(key); err != nil {
 		slog.WarnContext(ctx, "restore event for a key that is no archive", "key", key)
 		return nil
 	}
-	th, err := h.Service.Thaw(ctx, key)
+	th, err := h.Service.Restored(ctx, key)
+	if errors.Is(err, archive.ErrNotRequested) {
+		slog.InfoContext(ctx, "restore event for a session not being restored dropped", "key", key)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

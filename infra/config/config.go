@@ -45,6 +45,7 @@ type Stage struct {
 	Image              *Image     `json:"image,omitempty"`       // overrides of the worker image recipe
 	AlarmEmails        []string   `json:"alarmEmails,omitempty"` // subscribed to the alert topic
 	Lifecycle          *Lifecycle `json:"lifecycle,omitempty"`   // tier settings of the result lifecycle (lifecycle.go)
+	Network            *Network   `json:"network,omitempty"`     // an existing VPC the workers join; the stack's own VPC without it
 	// Scaling overrides core/scaling's defaults; the simulator reads the same object.
 	Scaling scaling.Overrides `json:"scaling,omitempty"`
 }
@@ -63,6 +64,52 @@ type Image struct {
 	Parameters    map[string]string `json:"parameters"`
 	InstanceType  string            `json:"instanceType,omitempty"`  // build instance; the worker type when empty
 	ParentVersion string            `json:"parentVersion,omitempty"` // of windows-server-2022-english-full-base-x86; x.x.x (latest) when empty
+}
+
+// Network names an existing VPC and the subnets the workers (and the image
+// builds) run in, e.g. one that reaches a licence server on a private
+// network. The ids are taken as given: synth stays offline (no context
+// lookup), so AvailabilityZones gives each subnet's zone, in order.
+type Network struct {
+	VpcID             string   `json:"vpcId"`
+	SubnetIDs         []string `json:"subnetIds"`
+	AvailabilityZones []string `json:"availabilityZones"`
+}
+
+var (
+	vpcID    = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	subnetID = regexp.MustCompile(`^subnet-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	zoneName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$`)
+)
+
+// Validate refuses ids EC2 would not recognise, before synthesis.
+func (n Network) Validate() error {
+	var errs []error
+	if !vpcID.MatchString(n.VpcID) {
+		errs = append(errs, fmt.Errorf("vpcId %q is not a VPC id (vpc- and 8 or 17 hex digits)", n.VpcID))
+	}
+	if len(n.SubnetIDs) == 0 {
+		errs = append(errs, errors.New("subnetIds is empty: name the subnets the workers run in"))
+	}
+	seen := map[string]bool{}
+	for _, id := range n.SubnetIDs {
+		switch {
+		case !subnetID.MatchString(id):
+			errs = append(errs, fmt.Errorf("subnetIds: %q is not a subnet id (subnet- and 8 or 17 hex digits)", id))
+		case seen[id]:
+			errs = append(errs, fmt.Errorf("subnetIds: %q is named twice", id))
+		}
+		seen[id] = true
+	}
+	if len(n.AvailabilityZones) != len(n.SubnetIDs) {
+		errs = append(errs, fmt.Errorf("availabilityZones has %d entries for %d subnets: give each subnet's zone, in order", len(n.AvailabilityZones), len(n.SubnetIDs)))
+	}
+	for _, z := range n.AvailabilityZones {
+		if !zoneName.MatchString(z) {
+			errs = append(errs, fmt.Errorf("availabilityZones: %q is not a zone name (like eu-west-1a)", z))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Retain reports whether stateful resources survive stack deletion.
@@ -102,6 +149,11 @@ func (s Stage) Validate() error {
 	}
 	if s.DataExpirationDays < 1 {
 		errs = append(errs, fmt.Errorf("dataExpirationDays %d must be >= 1", s.DataExpirationDays))
+	}
+	if s.Network != nil {
+		if err := s.Network.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("network: %w", err))
+		}
 	}
 	if _, err := s.Settings(); err != nil {
 		errs = append(errs, err)

@@ -163,3 +163,38 @@ func TestScalingParamsAreTheSimulators(t *testing.T) {
 		}
 	}
 }
+
+// A stage names an existing VPC by ids alone; ids EC2 would not recognise
+// fail before synthesis, naming the key and the value.
+func TestNetworkIDs(t *testing.T) {
+	good := map[string]any{"workerInstanceType": "t3.large", "minWorkers": 0, "maxWorkers": 2, "logRetentionDays": 14,
+		"removalPolicy": "destroy", "apiRateLimit": 10, "apiBurstLimit": 20, "jobLeaseMinutes": 15, "dataExpirationDays": 7}
+	stages := map[string]any{"dev": good}
+	network := `{"vpcId":"vpc-0123456789abcdef0","subnetIds":["subnet-0a1b2c3d","subnet-0123456789abcdef0"],"availabilityZones":["eu-west-1a","eu-west-1b"]}`
+	st, err := ParseDerived(stages, "dev", "", map[string]string{"network": network})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Network == nil || st.Network.VpcID != "vpc-0123456789abcdef0" || len(st.Network.SubnetIDs) != 2 {
+		t.Fatalf("network %+v", st.Network)
+	}
+	if st, err := ParseDerived(stages, "dev", "", nil); err != nil || st.Network != nil {
+		t.Fatalf("no network: %+v %v, want the stack's own VPC", st.Network, err)
+	}
+	for _, c := range []struct{ network, want string }{
+		{`{"vpcId":"vpc-123","subnetIds":["subnet-0a1b2c3d"],"availabilityZones":["eu-west-1a"]}`, `vpcId "vpc-123" is not a VPC id`},
+		{`{"vpcId":"0123456789abcdef0","subnetIds":["subnet-0a1b2c3d"],"availabilityZones":["eu-west-1a"]}`, "is not a VPC id"},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":["subnet-0A1B2C3D"],"availabilityZones":["eu-west-1a"]}`, `"subnet-0A1B2C3D" is not a subnet id`},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":["sg-0a1b2c3d"],"availabilityZones":["eu-west-1a"]}`, `"sg-0a1b2c3d" is not a subnet id`},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":[],"availabilityZones":[]}`, "subnetIds is empty"},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":["subnet-0a1b2c3d","subnet-0a1b2c3d"],"availabilityZones":["eu-west-1a","eu-west-1a"]}`, "named twice"},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":["subnet-0a1b2c3d"]}`, "availabilityZones has 0 entries for 1 subnets"},
+		{`{"vpcId":"vpc-0a1b2c3d","subnetIds":["subnet-0a1b2c3d"],"availabilityZones":["euw1-az1"]}`, `"euw1-az1" is not a zone name`},
+		{`{"vpcId":"vpc-0a1b2c3d","subnets":["subnet-0a1b2c3d"]}`, `unknown field "subnets"`},
+	} {
+		_, err := ParseDerived(stages, "dev", "", map[string]string{"network": c.network})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("network %s: %v, want an error with %q", c.network, err, c.want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 var (
 	dev, prod   *synthesized
 	img         *synthesized // dev with image overrides and alarm e-mails
+	custom      *synthesized // dev with its own retention, drain hook and an existing VPC (settings_test.go)
 	fakeBuild   string
 	stagesInCDK any
 )
@@ -87,7 +88,10 @@ func setup(tmp string) error {
 	}
 	st.Name, st.Image = "img", &config.Image{Parameters: imageParameters()}
 	st.AlarmEmails = []string{"ops@example.com", "oncall@example.com"}
-	img, err = synthStage(filepath.Join(tmp, "img"), st)
+	if img, err = synthStage(filepath.Join(tmp, "img"), st); err != nil {
+		return err
+	}
+	custom, err = synthStage(filepath.Join(tmp, "custom"), customStage(st))
 	return err
 }
 

@@ -744,7 +744,7 @@ func TestWorkerConfigParameter(t *testing.T) {
 		fields := reflect.TypeOf(resource.WorkerConfig{})
 		for i := range fields.NumField() {
 			tag := strings.Split(fields.Field(i).Tag.Get("json"), ",")[0]
-			if v, _ := cfg[tag].(string); v == "" {
+			if v := cfg[tag]; v == nil || v == "" || v == float64(0) {
 				t.Errorf("worker config %q is empty", tag)
 			}
 		}

@@ -35,6 +35,7 @@ import (
 	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/backoff"
 	"github.com/foqus-cloud/stack/core/mototest"
+	"github.com/foqus-cloud/stack/core/parentdeath"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/httpx"
@@ -116,6 +117,18 @@ func (s *Stack) Usage() Usage {
 	return u
 }
 
+// Calls reports the AWS requests each function sent so far, by
+// "Service.Operation" (awsconf.Counter).
+func (s *Stack) Calls() map[string][]awsconf.OpCount {
+	out := map[string][]awsconf.OpCount{}
+	for name, c := range s.requests {
+		if ops := c.Snapshot(); len(ops) > 0 {
+			out[name] = ops
+		}
+	}
+	return out
+}
+
 // worker is one supervised worker slot: its current process, restarted
 // with backoff when it exits while the stack runs.
 type worker struct {
@@ -129,6 +142,7 @@ type worker struct {
 // up to RestartMaxDelay; a worker that ran RestartResetAfter counts as healthy
 // again, so its next crash restarts it quickly.
 const (
+	RestartBaseDelay  = 250 * time.Millisecond
 	RestartMaxDelay   = 5 * time.Second
 	RestartResetAfter = 30 * time.Second
 )
@@ -346,7 +360,8 @@ func (s *Stack) spawn(w *worker) error {
 		"AWS_ENDPOINT_URL="+s.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_REGION="+s.Config.Region, "AWS_EC2_METADATA_DISABLED=true")
 	cmd.Stdout, cmd.Stderr = s.opts.WorkerLog, s.opts.WorkerLog
-	dieWithParent(cmd)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	parentdeath.Set(cmd.SysProcAttr) // no worker outlives its stack, however the stack dies
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start worker %s: %w", s.opts.WorkerBin, err)
 	}
@@ -390,7 +405,7 @@ func (s *Stack) supervise(w *worker, n int) {
 			attempt = 0
 		}
 		attempt++
-		delay := backoff.Delay(attempt, RestartMaxDelay)
+		delay := backoff.Delay(attempt, RestartBaseDelay, RestartMaxDelay)
 		cmd := w.current()
 		s.opts.Log.Warn("worker exited; restarting", "worker", n, "pid", cmd.Process.Pid, "status", cmd.ProcessState.String(), "restart", attempt, "in", delay.Round(time.Millisecond))
 		for {
@@ -403,7 +418,7 @@ func (s *Stack) supervise(w *worker, n int) {
 				break
 			}
 			attempt++
-			delay = backoff.Delay(attempt, RestartMaxDelay)
+			delay = backoff.Delay(attempt, RestartBaseDelay, RestartMaxDelay)
 			s.opts.Log.Error("worker restart failed", "worker", n, "err", err, "retry in", delay.Round(time.Millisecond))
 		}
 	}

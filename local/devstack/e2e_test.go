@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/eventually"
+	"github.com/foqus-cloud/stack/functions/registry"
 	"github.com/foqus-cloud/stack/local/devstack"
+	"github.com/foqus-cloud/stack/local/devstack/devstacktest"
 )
 
 // The end-to-end tests drive the whole local stack over HTTP, as the FOQUS
@@ -31,35 +32,43 @@ func startStack(t *testing.T) *devstack.Stack {
 	return startStackWith(t, nil)
 }
 
-// startStackWith starts a stack with the test's options, changed by edit.
+// startStackWith starts a stack with the test's options, changed by edit;
+// the stack's and the workers' logs go to the test's (with -v).
 func startStackWith(t *testing.T, edit func(*devstack.Options)) *devstack.Stack {
 	t.Helper()
-	root, _ := filepath.Abs("../..")
-	cdkOut, worker := filepath.Join(root, "cdk.out"), filepath.Join(root, "build", "worker", "foqus-worker")
-	for _, p := range []string{filepath.Join(cdkOut, "manifest.json"), worker} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("FOQUS_E2E") != "" {
-				t.Fatalf("%s is missing: run make synth build", p)
+	st := devstacktest.Start(t, func(o *devstack.Options) {
+		o.WorkerLog, o.Log = testWriter{t}, slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		if edit != nil {
+			edit(o)
+		}
+	})
+	t.Cleanup(func() { checkCallsInTables(t, st) }) // runs before the stack's Close
+	return st
+}
+
+// checkCallsInTables fails when a function sent a request whose action is
+// not in its row of registry.IAMActions: the table (and so its role) would
+// miss a call its code makes.
+func checkCallsInTables(t *testing.T, st *devstack.Stack) {
+	t.Helper()
+	checked := 0
+	defer func() { t.Logf("%d kinds of request by function checked against registry.IAMActions", checked) }()
+	for fn, ops := range st.Calls() {
+		row := registry.Actions(fn)
+		for _, op := range ops {
+			checked++
+			service, name, _ := strings.Cut(op.Op, ".")
+			actions, ok := registry.ActionsOf(service, name)
+			if !ok {
+				t.Errorf("%s called %s: registry.ActionsOf has no rule for %s", fn, op.Op, service)
 			}
-			t.Skipf("%s is missing: run make synth build (or make test)", p)
+			for _, a := range actions {
+				if _, ok := row[a]; !ok {
+					t.Errorf("%s called %s (%d times): %s is not in its registry.IAMActions row", fn, op.Op, op.Count, a)
+				}
+			}
 		}
 	}
-	began := time.Now()
-	o := devstack.Options{
-		Stage: "dev", CDKOut: cdkOut, Addr: "127.0.0.1:0", Workers: 2, WorkerBin: worker,
-		User: "alice", Password: "alice-password-1", WorkerLog: testWriter{t},
-		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	}
-	if edit != nil {
-		edit(&o)
-	}
-	st, err := devstack.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	t.Logf("local stack up in %.1fs at %s", time.Since(began).Seconds(), st.BaseURL)
-	return st
 }
 
 type testWriter struct{ t *testing.T }
@@ -168,6 +177,20 @@ func (c *client) runSession(sim string, inputs []map[string]any) (string, []stri
 		c.json("POST", "/session/"+sid+"/start", nil, 200, nil)
 	}
 	return sid, ids
+}
+
+// states counts the session's jobs per state, as GET /session/<id> lists them.
+func (c *client) states(sid string) map[string]int {
+	c.t.Helper()
+	var jobs []struct {
+		State string `json:"State"`
+	}
+	c.json("GET", "/session/"+sid, nil, 200, &jobs)
+	n := map[string]int{}
+	for _, j := range jobs {
+		n[j.State]++
+	}
+	return n
 }
 
 type record struct {
@@ -290,7 +313,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("kill a session mid-run", func(t *testing.T) {
 		alice.t = t
 		sid, ids := alice.runSession("zzfoqus_e2e", inputs(20, map[string]any{"delay": 1.0}))
-		time.Sleep(1500 * time.Millisecond)
+		eventually.True(t, time.Minute, "a job running", func() bool { return alice.states(sid)["running"] > 0 })
 		var killed string
 		alice.json("POST", "/session/"+sid+"/kill", nil, 200, &killed)
 		recs := alice.results(sid, ids, time.Minute)
@@ -310,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("a worker killed mid-job: every job still finishes once", func(t *testing.T) {
 		alice.t = t
 		sid, ids := alice.runSession("zzfoqus_e2e", inputs(6, map[string]any{"delay": 2.0}))
-		time.Sleep(1500 * time.Millisecond) // both workers hold a job
+		eventually.True(t, time.Minute, "both workers holding a job", func() bool { return alice.states(sid)["running"] >= 2 })
 		victim := st.Workers()[0]
 		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)

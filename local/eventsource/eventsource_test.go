@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/local/eventsource"
@@ -63,10 +64,7 @@ func TestPollerDeliversEveryMessage(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	deadline := time.Now().Add(20 * time.Second)
-	for n.Load() < total && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.Within(20*time.Second, func() bool { return n.Load() >= total }) // short is reported below
 	cancel()
 	<-done
 	if n.Load() != total {

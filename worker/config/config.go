@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/scaling"
 )
 
 // Named defaults.
@@ -152,6 +153,8 @@ func settings(s *Settings) []setting {
 		{"resources-table", resource.EnvResourcesTable, "DynamoDB table of sessions and jobs (FOQUS_Resources-<stage>)", stringValue{&st.ResourcesTable}},
 		{"session-bucket", resource.EnvSessionBucket, "S3 bucket job outputs are written to", stringValue{&st.SessionBucket}},
 		{"simulation-bucket", resource.EnvSimulationBucket, "S3 bucket simulations are staged from", stringValue{&st.SimulationBucket}},
+		{"retention-days", resource.EnvRetentionDays, "days the job items written stay after their last change (DynamoDB TTL; the stage's dataExpirationDays)", intValue{&st.RetentionDays}},
+		{"drain-hook-seconds", envPrefix + "DRAIN_HOOK_SECONDS", "heartbeat timeout of the group's drain (termination) hook; a terminating worker heartbeats at a quarter of it (default: core/scaling's)", intValue{&st.DrainHookSeconds}},
 		{"concurrency", envPrefix + "CONCURRENCY", "jobs run at once (one per Aspen licence seat)", intValue{&s.Concurrency}},
 		{"wait", envPrefix + "WAIT", "long poll of the job queue (at most 20s)", durationValue{&s.Wait}},
 		{"lease", envPrefix + "LEASE", "how long a claim and a message's invisibility last without extension; a crashed worker's job is retried after this", durationValue{&s.Lease}},
@@ -234,6 +237,12 @@ func (s Settings) Validate() error {
 			p = append(p, "--"+f.name+" is not set")
 		}
 	}
+	if st.RetentionDays < 1 {
+		p = append(p, "--retention-days is not set (at least 1)")
+	}
+	if h := st.DrainHookSeconds; h != 0 && (h < scaling.HookMinSeconds || h > scaling.HookMaxSeconds) {
+		p = append(p, fmt.Sprintf("--drain-hook-seconds %d: a lifecycle hook heartbeat is %d..%d s", h, scaling.HookMinSeconds, scaling.HookMaxSeconds))
+	}
 	if s.Concurrency < 1 || s.MaxAttempts < 1 {
 		p = append(p, "--concurrency and --max-attempts must be at least 1")
 	}
@@ -262,7 +271,7 @@ func Usage(w io.Writer) error {
 	b.WriteString("\nWorker settings (after --; each also from its environment variable; flags win):\n")
 	for _, x := range settings(&s) {
 		def := x.value.String()
-		if def != "" && def != "false" && def != "0s" {
+		if def != "" && def != "false" && def != "0s" && def != "0" {
 			def = " (default " + def + ")"
 		} else {
 			def = ""
@@ -271,7 +280,7 @@ func Usage(w io.Writer) error {
 	}
 	b.WriteString("\nWith --config file:<path>, ssm:<name> or imds, the stack settings come from that JSON\n" +
 		"(resource.WorkerConfig: stage, region, jobQueueUrl, updateTopicArn, resourcesTable, sessionBucket,\n" +
-		"simulationBucket) where flags and environment leave them empty.\n")
+		"simulationBucket, retentionDays, drainHookSeconds) where flags and environment leave them empty.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -30,9 +30,11 @@ func env(m map[string]string) func(string) string { return func(k string) string
 var stack = resource.WorkerConfig{
 	Stage: "dev", Region: "us-east-1", JobQueueURL: "http://q/jobs", UpdateTopicARN: "arn:aws:sns:us-east-1:1:upd",
 	ResourcesTable: "FOQUS_Resources-dev", SessionBucket: "sess", SimulationBucket: "sims",
+	RetentionDays: 14, DrainHookSeconds: 600,
 }
 
 func TestParseFlagsOverEnvOverDefaults(t *testing.T) {
+	t.Parallel()
 	s, err := Parse([]string{"--lease", "30s", "--concurrency", "2", "--keep-work"}, env(map[string]string{
 		resource.EnvJobQueueURL: "http://q/env", envPrefix + "LEASE": "1m", envPrefix + "EXTEND_EVERY": "5s",
 	}))
@@ -54,15 +56,17 @@ func TestParseFlagsOverEnvOverDefaults(t *testing.T) {
 }
 
 func TestValidateNamesEveryMissingStackSetting(t *testing.T) {
+	t.Parallel()
 	s, _ := Parse(nil, env(nil))
 	s.Lease, s.ExtendEvery = time.Second, 2*time.Second
 	var ue *UsageError
-	if err := s.Validate(); !errors.As(err, &ue) || len(ue.Problems) != 6 {
-		t.Fatalf("Validate = %v, want five missing names and the lease problem", err)
+	if err := s.Validate(); !errors.As(err, &ue) || len(ue.Problems) != 7 {
+		t.Fatalf("Validate = %v, want five missing names, the retention and the lease problem", err)
 	}
 }
 
 func TestUsageListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := Usage(&b); err != nil {
 		t.Fatal(err)
@@ -76,6 +80,7 @@ func TestUsageListsEverySetting(t *testing.T) {
 }
 
 func TestResolveFromFileAndSSM(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	ctx := context.Background()
 	raw, _ := json.Marshal(stack)
@@ -83,13 +88,13 @@ func TestResolveFromFileAndSSM(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := Parse([]string{"--session-bucket", "mine"}, env(nil))
+	s, _ := Parse([]string{"--session-bucket", "mine", "--retention-days", "3"}, env(nil))
 	got, err := Resolve(ctx, "file:"+path, s, st.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := stack
-	want.SessionBucket = "mine" // a flag wins over the source
+	want.SessionBucket, want.RetentionDays = "mine", 3 // flags win over the source
 	if got.Stack != want || got.IMDSPoll != 0 || got.Instance == "" {
 		t.Fatalf("from file: %+v", got)
 	}

@@ -76,6 +76,11 @@ func fill(dst *resource.WorkerConfig, src resource.WorkerConfig) {
 			*f.d = f.s
 		}
 	}
+	for _, f := range []struct{ d, s *int }{{&dst.RetentionDays, &src.RetentionDays}, {&dst.DrainHookSeconds, &src.DrainHookSeconds}} {
+		if *f.d == 0 {
+			*f.d = *f.s
+		}
+	}
 }
 
 func decode(r io.Reader) (resource.WorkerConfig, error) {

@@ -82,9 +82,11 @@ type Consumer struct {
 // New returns a Consumer with a fresh consumer id.
 func New(s config.Settings, c Clients, runners runner.Set, log *slog.Logger) *Consumer {
 	id := uuid.NewString()
+	store := sessionstore.New(c.DynamoDB, s.Stack.ResourcesTable)
+	store.Retention = time.Duration(s.Stack.RetentionDays) * 24 * time.Hour // validated: at least a day
 	return &Consumer{
 		ID: id, s: s, c: c, runners: runners, log: log.With("consumer", id),
-		store:   sessionstore.New(c.DynamoDB, s.Stack.ResourcesTable),
+		store:   store,
 		pub:     event.NewPublisher(c.SNS, s.Stack.UpdateTopicARN),
 		running: map[job.Key]bool{},
 	}
@@ -144,7 +146,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	case notice != nil:
 		// The drain hook waits: let the job finish, keeping the hook open.
 		drain = c.terminationDrain()
-		go c.drainHeartbeats(beats, drainHeartbeatEvery)
+		go c.drainHeartbeats(beats, c.drainHeartbeatEvery())
 	}
 	c.log.Info("stopping: no new jobs", "reason", why, "drain", drain)
 	c.drain(&work, drain, handBack)

@@ -23,6 +23,7 @@ import (
 // A fake-job job goes create -> submit -> setup -> running -> success; its
 // output is in S3 before the success is recorded, and the message is gone.
 func TestHappyPath(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	logFile := filepath.Join(t.TempDir(), "logs", "worker.log")
 	w := h.startWorker("--log-file", logFile)
@@ -77,6 +78,7 @@ func TestHappyPath(t *testing.T) {
 // Failures of every kind end the job as error with a reason (the output
 // still written where the flowsheet produced one), and the worker goes on.
 func TestFailuresEndAsErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	w := h.startWorker("--concurrency", "4", "--job-timeout", "2s")
 	unknown := sessionstore.NewJob{Application: job.AppAspenPlus, Simulation: "sim", Input: []byte(`{}`)}
@@ -119,6 +121,7 @@ func TestFailuresEndAsErrors(t *testing.T) {
 // An output too big for a message (SNS's 256 KB; the original's limit) is
 // in S3 only: the event carries its key, and the job records it.
 func TestOutputTooBigForAMessage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	w := h.startWorker()
 	k := h.submit(fakeJob(`{"A":{"x":1},"control":{"pad":300000}}`))[0]

@@ -3,17 +3,16 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/proctest"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/worker/runner"
 )
@@ -22,11 +21,13 @@ import (
 // visibility run out, the job is delivered again, another worker takes it
 // over and it finishes exactly once.
 func TestSIGKILLMidJobFinishesOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.startWorker()
-	k := h.submit(fakeJob(`{"A":{"x":7},"control":{"delay":2}}`))[0]
+	k := h.submit(fakeJob(`{"A":{"x":7},"control":{"delay":3}}`))[0]
 	first := h.waitFor(k, 20*time.Second, "running", func(j job.Job) bool { return j.State == job.Running })
-	time.Sleep(700 * time.Millisecond) // past the first lease extension
+	// Past the first lease extension: the kill hits a job whose lease was renewed.
+	eventually.True(t, 10*time.Second, "the job's lease extended", func() bool { return h.job(k).LeaseUntil.After(first.LeaseUntil) })
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +53,13 @@ func TestSIGKILLMidJobFinishesOnce(t *testing.T) {
 // notices at its next lease extension, kills the runner's whole process tree
 // within 15 s, publishes nothing, deletes the message and goes on.
 func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	w := h.startWorker()
 	k := h.submit(fakeJob(`{"control":{"hang":true,"spawn":true}}`))[0]
-	pids := waitPIDs(t, filepath.Join(w.dir, k.ID, "1", runner.FakeJobPIDs))
+	pids := proctest.WaitPIDs(t, filepath.Join(w.dir, k.ID, "1", runner.FakeJobPIDs), 2, 20*time.Second)
 	for _, pid := range pids {
-		if !alive(pid) {
+		if !proctest.Alive(pid) {
 			t.Fatalf("runner process %d not running before the kill", pid)
 		}
 	}
@@ -65,16 +67,10 @@ func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("kill: %v %+v", err, res)
 	}
-	killed := time.Now()
-	for _, pid := range pids {
-		for alive(pid) {
-			if time.Since(killed) > 15*time.Second {
-				t.Fatalf("runner process %d still running 15s after the kill", pid)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	t.Logf("process tree ended %v after the kill", time.Since(killed).Round(time.Millisecond))
+	took := eventually.True(t, 15*time.Second, "the runner's process tree ended after the kill", func() bool {
+		return !proctest.Alive(pids[0]) && !proctest.Alive(pids[1])
+	})
+	t.Logf("process tree ended %v after the kill", took.Round(time.Millisecond))
 	h.waitEmpty(h.JobQueueURL, 10*time.Second)
 	if j := h.job(k); j.State != job.Terminate || j.FinishSeq != 1 {
 		t.Fatalf("killed job %+v, want it to stay terminate", j)
@@ -89,40 +85,10 @@ func TestKillDuringRunEndsTheProcessTree(t *testing.T) {
 	w.stop(t, 10*time.Second)
 }
 
-func waitPIDs(t *testing.T, path string) []int {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(path)
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			pids := make([]int, 2)
-			for i, s := range f {
-				pids[i], _ = strconv.Atoi(s)
-			}
-			return pids
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no pids in %s", path)
-	return nil
-}
-
-// alive reports whether pid runs: it exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
-}
-
 // A job whose runs keep dying with their worker ends as error once its
 // attempts are used up, instead of looping until its message dead-letters.
 func TestCrashLoopEndsAsError(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.startWorker("--max-attempts", "1")
 	k := h.submit(fakeJob(`{"control":{"delay":5}}`))[0]

@@ -11,6 +11,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/foqus-cloud/stack/core/event"
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/resource"
 )
@@ -21,6 +22,7 @@ import (
 // in one receive would race two claims inside moto, whose conditional
 // writes are not atomic under concurrent requests; DynamoDB's are.)
 func TestDuplicateDeliveryRunsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	jobs := h.append(fakeJob(`{"A":{"x":3},"control":{"delay":1.5}}`))
 	k := jobs[0].Key()
@@ -55,6 +57,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 // dead-letter queue after its last receive, and the job its attributes name
 // ends as error with the reason.
 func TestPoisonMessageGoesToTheDLQAndEndsItsJob(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	jobs := h.append(fakeJob(`{}`))
 	k := jobs[0].Key()
@@ -77,13 +80,7 @@ func TestPoisonMessageGoesToTheDLQAndEndsItsJob(t *testing.T) {
 	if j.State != job.Error || !strings.Contains(j.Message, "undeliverable job message: decode message: not a JSON envelope") {
 		t.Fatalf("job %s %q, want error with the decode reason", j.State, j.Message)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for h.queueDepth(h.JobDLQURL) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("poison message not in the DLQ after 30s (job queue holds %d)", h.queueDepth(h.JobQueueURL))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	eventually.True(t, 30*time.Second, "the poison message in the DLQ", func() bool { return h.queueDepth(h.JobDLQURL) == 1 })
 	h.waitEmpty(h.JobQueueURL, 5*time.Second)
 	if j := h.job(k); j.FinishSeq != 1 {
 		t.Fatalf("job finished %d times", j.FinishSeq)

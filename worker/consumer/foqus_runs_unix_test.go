@@ -61,6 +61,7 @@ func checkInf(t *testing.T, h *harness, j job.Job) {
 // Without FOQUS: the recorded inf output (a script plays the driver)
 // through the worker binary is stored and reported.
 func TestFOQUSInfinityOutputThroughTheWorker(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	recorded, err := filepath.Abs(filepath.Join(runs, "runs", "inf", "output.json"))
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 // and leaves the output a real FOQUS run produced) and its output is
 // parsed, stored and reported.
 func TestFOQUSJobEndToEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	recorded, err := filepath.Abs("../runner/testdata/foqus-output.json")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/scaling"
 )
 
 // The worker's part in its Auto Scaling group: scale-in protection while it
@@ -108,5 +109,13 @@ func (c *Consumer) drainHeartbeats(ctx context.Context, every time.Duration) {
 	}
 }
 
-// drainHeartbeatEvery is a quarter of the drain hook's heartbeat timeout.
-const drainHeartbeatEvery = resource.WorkerDrainHookSeconds * time.Second / 4
+// drainHeartbeatEvery is a quarter of the drain hook's heartbeat timeout,
+// as the stage deployed it (the worker config's drainHookSeconds, else
+// core/scaling's default): a heartbeat may fail once or twice.
+func (c *Consumer) drainHeartbeatEvery() time.Duration {
+	hook := c.s.Stack.DrainHookSeconds
+	if hook == 0 {
+		hook = scaling.DefaultDrainTimeoutSeconds
+	}
+	return time.Duration(hook) * time.Second / 4
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/core/scaling"
 	"github.com/foqus-cloud/stack/worker/config"
 )
 
@@ -177,8 +178,12 @@ func TestDrainHeartbeatsKeepTheTerminationHookOpen(t *testing.T) {
 			t.Errorf("call %v, want a drain-hook heartbeat for i-0abc", call)
 		}
 	}
-	if drainHeartbeatEvery >= resource.WorkerDrainHookSeconds*time.Second {
-		t.Errorf("heartbeats every %v do not beat the hook's %d s timeout", drainHeartbeatEvery, resource.WorkerDrainHookSeconds)
+	// The interval follows the hook's timeout as the stage deployed it.
+	for hook, want := range map[int]time.Duration{0: scaling.DefaultDrainTimeoutSeconds * time.Second / 4, 600: 150 * time.Second, scaling.HookMinSeconds: 7500 * time.Millisecond} {
+		c.s.Stack.DrainHookSeconds = hook
+		if got := c.drainHeartbeatEvery(); got != want {
+			t.Errorf("drain hook of %d s: heartbeats every %v, want %v", hook, got, want)
+		}
 	}
 	c.s.JobTimeout = 100 * time.Hour
 	if d := c.terminationDrain(); d != 48*time.Hour {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/foqus-cloud/stack/core/backoff"
 	"github.com/foqus-cloud/stack/core/event"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/objectkey"
@@ -29,7 +30,7 @@ import (
 // come back after its lease.
 const (
 	publishAttempts = 3
-	publishBackoff  = time.Second
+	publishMaxDelay = 4 * time.Second
 )
 
 // handle decodes one message and runs its job; visibleUntil is when the
@@ -251,8 +252,8 @@ func (c *Consumer) saveOutput(ctx context.Context, k job.Key, out []byte) error 
 func (c *Consumer) publish(ctx context.Context, st event.Status) error {
 	var err error
 	for attempt := range publishAttempts {
-		if attempt > 0 {
-			sleep(ctx, publishBackoff<<attempt)
+		if attempt > 0 && backoff.Sleep(ctx, backoff.Delay(attempt, time.Second, publishMaxDelay)) != nil {
+			return ctx.Err()
 		}
 		err = c.pub.Publish(ctx, st)
 		if event.IsDecodeError(err) && len(st.Output) > 0 {

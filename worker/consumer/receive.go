@@ -8,17 +8,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/foqus-cloud/stack/core/backoff"
 )
 
 // maxReceive is SQS's limit of messages per ReceiveMessage.
 const maxReceive = 10
+
+// receiveMaxDelay caps the wait after failed receives (SQS unreachable).
+const receiveMaxDelay = 30 * time.Second
 
 // receive long-polls the job queue until ctx ends and starts one goroutine
 // per message, never more than Concurrency at once. Jobs run under jobs, so
 // they survive the end of ctx.
 func (c *Consumer) receive(ctx, jobs context.Context, work *sync.WaitGroup) {
 	slots := make(chan struct{}, c.s.Concurrency)
-	backoff := time.Duration(0)
+	failures := 0
 	for {
 		select { // wait for a free slot, then take every free one
 		case slots <- struct{}{}:
@@ -50,12 +55,13 @@ func (c *Consumer) receive(ctx, jobs context.Context, work *sync.WaitGroup) {
 			if ctx.Err() != nil {
 				return
 			}
-			backoff = min(max(2*backoff, time.Second), 30*time.Second)
-			c.log.Error("receive from the job queue failed", "err", err, "retry_in", backoff)
-			sleep(ctx, backoff)
+			failures++
+			wait := backoff.Delay(failures, time.Second, receiveMaxDelay)
+			c.log.Error("receive from the job queue failed", "err", err, "retry_in", wait)
+			_ = backoff.Sleep(ctx, wait) // ctx's end is seen at the loop's top
 			continue
 		}
-		backoff = 0
+		failures = 0
 		for _, m := range msgs {
 			work.Go(func() {
 				defer func() { <-slots }()
@@ -67,12 +73,3 @@ func (c *Consumer) receive(ctx, jobs context.Context, work *sync.WaitGroup) {
 
 // seconds rounds d up to whole seconds, as SQS counts.
 func seconds(d time.Duration) int32 { return int32((d + time.Second - 1) / time.Second) }
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}

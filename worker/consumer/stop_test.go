@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/eventually"
 	"github.com/foqus-cloud/stack/core/job"
 )
 
 // On stop the worker lets the running job finish within the drain period.
 func TestStopLetsTheRunningJobFinish(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	w := h.startWorker("--drain", "20s")
 	k := h.submit(fakeJob(`{"A":{"x":1},"control":{"delay":1.5}}`))[0]
@@ -28,6 +30,7 @@ func TestStopLetsTheRunningJobFinish(t *testing.T) {
 // message visible at once, so another worker takes it over long before the
 // lease would have run out.
 func TestStopHandsBackAfterTheDrain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.startWorker("--drain", "500ms", "--lease", "30s")
 	k := h.submit(fakeJob(`{"A":{"x":1},"control":{"delay":3}}`))[0]
@@ -102,13 +105,9 @@ func TestTerminationNotices(t *testing.T) {
 			} else {
 				meta.lifecycle.Store("Terminated")
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(w.out.String(), `msg="stopping: no new jobs"`) {
-				if time.Now().After(deadline) {
-					t.Fatalf("worker did not stop taking jobs:\n%s", w.out.String())
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			eventually.True(t, 10*time.Second, "the worker stopping taking jobs", func() bool {
+				return strings.Contains(w.out.String(), `msg="stopping: no new jobs"`)
+			})
 			if tc.spot {
 				h.waitFor(k, 10*time.Second, "handed back", func(j job.Job) bool { return j.LeaseUntil.Before(time.Now()) })
 			} else {
@@ -118,9 +117,8 @@ func TestTerminationNotices(t *testing.T) {
 				t.Fatalf("job after the notice: %s, want %s", j.State, tc.final)
 			}
 			later := h.submit(fakeJob(`{}`))[0]
-			time.Sleep(2 * time.Second)
-			if j := h.job(later); j.State != job.Submit {
-				t.Fatalf("a job submitted after the notice was taken: %s", j.State)
+			if _, taken := eventually.Within(2*time.Second, func() bool { return h.job(later).State != job.Submit }); taken {
+				t.Fatalf("a job submitted after the notice was taken: %s", h.job(later).State)
 			}
 			w.alive(t) // idle until the system stops it, not restarted by the SCM
 			w.stop(t, 10*time.Second)

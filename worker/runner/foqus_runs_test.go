@@ -165,6 +165,7 @@ func TestFOQUSRecordedRuns(t *testing.T) {
 // FOQUS's output with Infinity is a success whose output holds it as a
 // string; parsing the recorded outputs gives FOQUS's graphError.
 func TestParseRecordedNonFiniteOutput(t *testing.T) {
+	t.Parallel()
 	raw := must(os.ReadFile(filepath.Join(runsDir, "runs", "inf", FOQUSOutput)))
 	if !bytes.Contains(raw, []byte(`"r":Infinity`)) {
 		t.Fatal("the recorded inf output lost its Infinity")
@@ -188,6 +189,7 @@ func TestParseRecordedNonFiniteOutput(t *testing.T) {
 // A session file with NaN and Infinity (FOQUS writes them in variable
 // bounds) is staged byte for byte and classified without a strict decode.
 func TestStageSessionWithNonFiniteNumbers(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	s3c := awsconf.NewS3(st.Config)
 	session := []byte("{\"Type\":\"FOQUS_Session\",\"flowsheet\":{\"nodes\":{\"A\":{\"modelName\":\"\",\"turbApp\":null}}," +
@@ -205,6 +207,7 @@ func TestStageSessionWithNonFiniteNumbers(t *testing.T) {
 
 // Names that NTFS cannot hold side by side are refused before anything runs.
 func TestStageRefusesNamesDifferingByCase(t *testing.T) {
+	t.Parallel()
 	st := srv.Stack(t)
 	s3c := awsconf.NewS3(st.Config)
 	put(t, s3c, st.SimulationBucket, objectkey.SimulationFile("alice", "cased", FOQUSSession), `{"flowsheet":{"nodes":{}}}`)

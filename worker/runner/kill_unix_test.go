@@ -3,28 +3,27 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/foqus-cloud/stack/core/proctest"
 )
 
 // A hanging run is killed with its grandchild when the context ends, and the
 // error carries the cause.
 func TestFakeJobHangIsKilledWithItsTree(t *testing.T) {
+	t.Parallel()
 	r := FakeJob{Exe: os.Args[0]}
 	j := fakeJob(t, `{"control":{"hang":true,"spawn":true}}`)
 	cause := errors.New("killed by the test")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := runJob(ctx, r, j); done <- err }()
-	pids := waitPIDs(t, filepath.Join(j.Dir, FakeJobPIDs), 2)
+	pids := proctest.WaitPIDs(t, filepath.Join(j.Dir, FakeJobPIDs), 2, 15*time.Second)
 	cancel(cause)
 	select {
 	case err := <-done:
@@ -36,50 +35,6 @@ func TestFakeJobHangIsKilledWithItsTree(t *testing.T) {
 		t.Fatal("run not ended 10s after its context")
 	}
 	for _, pid := range pids {
-		waitGone(t, pid, 5*time.Second)
+		proctest.WaitGone(t, pid, 5*time.Second)
 	}
-}
-
-func waitPIDs(t *testing.T, path string, n int) []int {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(path)
-		if f := strings.Fields(string(b)); len(f) == n {
-			pids := make([]int, n)
-			for i, s := range f {
-				pids[i], _ = strconv.Atoi(s)
-			}
-			return pids
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no %d pids in %s", n, path)
-	return nil
-}
-
-// waitGone waits until pid no longer runs (gone, or a zombie nobody reaped yet).
-func waitGone(t *testing.T, pid int, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("process %d still runs %v after the kill", pid, within)
-}
-
-// alive reports whether pid runs: it exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

@@ -39,8 +39,26 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envFakePython) != "" {
 		os.Exit(fakePython(os.Args[1:]))
 	}
+	if dir := os.Getenv(envPlayWorker); dir != "" {
+		os.Exit(playWorker(dir))
+	}
 	flag.Parse()
 	os.Exit(mototest.Run(m, &srv))
+}
+
+// envPlayWorker makes the test binary play a worker that runs one hanging
+// fake job in the directory it names, until it is killed.
+const envPlayWorker = "FOQUS_TEST_PLAY_WORKER"
+
+func playWorker(dir string) int {
+	j := Job{
+		Key:         job.Key{User: "alice", Session: uuid.NewString(), ID: uuid.NewString()},
+		Application: job.AppFakeJob, Simulation: "sim", Input: json.RawMessage(`{"control":{"hang":true}}`), Dir: dir,
+	}
+	if _, err := runJob(context.Background(), FakeJob{Exe: os.Args[0]}, j); err != nil {
+		return 1
+	}
+	return 0
 }
 
 func fakePython(args []string) int {
@@ -124,6 +142,7 @@ func fakeJob(t *testing.T, input string) Job {
 }
 
 func TestFakeJobComputesFOQUSShapedOutput(t *testing.T) {
+	t.Parallel()
 	r := FakeJob{Exe: os.Args[0]}
 	res, err := runJob(context.Background(), r, fakeJob(t, `{"A":{"x":2,"y":3.5},"B":{"z":-1},"graph":{}}`))
 	if err != nil {
@@ -149,6 +168,7 @@ func TestFakeJobComputesFOQUSShapedOutput(t *testing.T) {
 }
 
 func TestFakeJobFailureControls(t *testing.T) {
+	t.Parallel()
 	r := FakeJob{Exe: os.Args[0]}
 	ctx := context.Background()
 
@@ -181,6 +201,7 @@ func TestFakeJobFailureControls(t *testing.T) {
 }
 
 func TestParseRecordedFOQUSOutput(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("testdata/foqus-output.json")
 	if err != nil {
 		t.Fatal(err)

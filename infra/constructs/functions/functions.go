@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -38,6 +39,9 @@ const (
 func Bootstrap(buildDir, name string) string {
 	return filepath.Join(buildDir, "functions", name, "bootstrap")
 }
+
+// LogGroupName is the log group of the function deployed as fnName.
+func LogGroupName(fnName string) string { return "/aws/lambda/" + fnName }
 
 // Props are what the functions use: their bootstraps and the stores and
 // messaging their environment names.
@@ -131,7 +135,7 @@ func function(c constructs.Construct, st config.Stage, buildDir, name string) aw
 	fnName := resource.Name(name, st.Name)
 	// An explicit log group, not logRetention: that one is a custom resource.
 	logs := awslogs.NewLogGroup(c, jsii.String(name+"-logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + fnName),
+		LogGroupName:  jsii.String(LogGroupName(fnName)),
 		Retention:     awslogs.RetentionDays(st.RetentionName()),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
@@ -210,8 +214,15 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 			objects(fn, p.SessionBucket, "s3:PutObject", "s3:DeleteObject")
 		}
 		return *p.SessionBucket.BucketName(), nil
+	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
+		return strconv.Itoa(p.Stage.DataExpirationDays), nil
 	case resource.EnvArchiveQueueURL:
-		p.Lifecycle.ArchiveQueue.GrantSendMessages(fn)
+		// SendMessage only: CDK's GrantSendMessages adds GetQueueAttributes and
+		// GetQueueUrl, which archive.Queue never calls (the queue is
+		// SQS-managed SSE: no KMS grant either).
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*p.Lifecycle.ArchiveQueue.QueueArn()),
+		}))
 		return *p.Lifecycle.ArchiveQueue.QueueUrl(), nil
 	case resource.EnvSender:
 		if p.Lifecycle.SenderARN != "" {

@@ -100,8 +100,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Lifecycle, error
 
 // DetailRestoreCompleted and ArchiveSuffix select the events thaw gets.
 const (
-	DetailRestoreCompleted = "Object Restore Completed"
-	ArchiveSuffix          = ".ndjson.gz"
+	DetailRestoreCompleted = archive.DetailRestoreCompleted
+	ArchiveSuffix          = archive.Suffix
 )
 
 func queue(c constructs.Construct, id, name, dlqName string) (awssqs.IQueue, awssqs.IQueue) {

@@ -11,13 +11,16 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/config"
+	"github.com/foqus-cloud/stack/infra/constructs/functions"
 )
 
 // Monitoring is the dashboard and alarms of one stage.
@@ -84,9 +87,11 @@ func (mon *Monitoring) alarms(p *Props) {
 		p.RestAPI.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.TreatMissingData_NOT_BREACHING)
 	for _, name := range api.Functions() {
-		alarm(name+"-errors", "Function "+name+" failed (error or timeout).",
-			fns[name].MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
-			1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+		var metric awscloudwatch.IMetric = fns[name].MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")})
+		if authorizers[name] {
+			metric = authorizerFailures(c, resource.Name(name, st.Name), fns[name], five)
+		}
+		alarm(name+"-errors", "Function "+name+" failed (error or timeout).", metric, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
 	}
 	// Workers in service but no heartbeat in the period: a hung or crashed service.
 	alarm("worker-heartbeat-missing", "Workers are in service but none sent a heartbeat.",
@@ -96,6 +101,31 @@ func (mon *Monitoring) alarms(p *Props) {
 			Label:        jsii.String("silent fleet"),
 			Period:       five,
 		}), 2, awscloudwatch.TreatMissingData_NOT_BREACHING)
+}
+
+// authorizers answer a client without valid credentials with the error
+// "Unauthorized" (API Gateway's 401): Lambda counts it in Errors like a
+// failure, so their alarms count only what they log as an error instead.
+var authorizers = map[string]bool{api.FnAuthorizer: true, api.FnMonitorAuthorizer: true}
+
+// FailureNamespace holds the authorizers' failure counts (log metric filters).
+const FailureNamespace = "FOQUS/Functions"
+
+// authorizerFailures counts the ERROR lines of fn's JSON log (slog's level
+// field): the users table failing, never a client's bad credentials. The
+// metric is named for the function (resource.Name).
+func authorizerFailures(c constructs.Construct, fnName string, fn awslambda.IFunction, period awscdk.Duration) awscloudwatch.IMetric {
+	// The group functions.New declares for fn; the filter follows fn, and so the group.
+	logs := awslogs.LogGroup_FromLogGroupName(c, jsii.String(fnName+"-logs"), jsii.String(functions.LogGroupName(fnName)))
+	mf := awslogs.NewMetricFilter(c, jsii.String(fnName+"-failures"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.level"), jsii.String("="), jsii.String("ERROR")),
+		MetricNamespace: jsii.String(FailureNamespace),
+		MetricName:      jsii.String(fnName + "-failures"),
+		MetricValue:     jsii.String("1"),
+	})
+	mf.Node().AddDependency(fn)
+	return mf.Metric(&awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")})
 }
 
 // dashboard declares the stage's dashboard.

@@ -37,7 +37,8 @@ var groupMetrics = []string{"GroupInServiceInstances", "GroupPendingInstances", 
 
 // Scale applies p, the numbers the simulator replays (core/scaling), to the
 // fleet New declared: the group's warm-up and cooldown, the target tracking
-// policy's target and warm-up, the drain hook's timeout; it replaces the +1
+// policy's target and warm-up (the hooks' timeouts New took from the
+// stage's numbers); it replaces the +1
 // start-from-zero policy by one that sets the backlog's capacity at once
 // (target tracking cannot act at zero workers and would otherwise wait for
 // the first worker's boot, 3 periods and a second boot), adds the launch
@@ -53,13 +54,6 @@ func (w *Workers) Scale(stage string, p scaling.Params, m *messaging.Messaging) 
 	tt := w.Node().FindChild(jsii.String(trackingPolicyID)).(awsautoscaling.CfnScalingPolicy)
 	tt.AddPropertyOverride(jsii.String("TargetTrackingConfiguration.TargetValue"), p.TargetJobsPerWorker)
 	tt.AddPropertyOverride(jsii.String("EstimatedInstanceWarmup"), p.WarmupSeconds)
-
-	if drain := hook(w.Group, "autoscaling:EC2_INSTANCE_TERMINATING"); drain != nil {
-		drain.AddPropertyOverride(jsii.String("HeartbeatTimeout"), p.DrainTimeoutSeconds)
-	}
-	if launch := hook(w.Group, "autoscaling:EC2_INSTANCE_LAUNCHING"); launch != nil {
-		launch.AddPropertyOverride(jsii.String("HeartbeatTimeout"), p.LaunchTimeoutSecs)
-	}
 
 	w.Group.Node().TryRemoveChild(jsii.String(oldStartID))
 	w.ScaleFromNil = nil
@@ -125,13 +119,3 @@ const (
 	StartExpression = "IF(FILL(workers, 0) < 1, backlog, 0)"
 	StartThreshold  = 1.0
 )
-
-// hook is the group's lifecycle hook on transition, nil when it has none.
-func hook(g awsautoscaling.AutoScalingGroup, transition string) awsautoscaling.CfnLifecycleHook {
-	for _, c := range *g.Node().Children() {
-		if h, ok := c.Node().DefaultChild().(awsautoscaling.CfnLifecycleHook); ok && h.LifecycleTransition() != nil && *h.LifecycleTransition() == transition {
-			return h
-		}
-	}
-	return nil
-}

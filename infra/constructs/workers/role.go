@@ -22,6 +22,8 @@ func (w *Workers) configParameter(p *Props) {
 		ResourcesTable:   *p.ResourcesTable.TableName(),
 		SessionBucket:    *p.SessionBucket.BucketName(),
 		SimulationBucket: *p.SimulationBucket.BucketName(),
+		RetentionDays:    p.Stage.DataExpirationDays,
+		DrainHookSeconds: p.Stage.ScalingParams().DrainTimeoutSeconds,
 	})
 	if err != nil {
 		panic(err) // a struct of strings always marshals

@@ -27,11 +27,14 @@ func (w *Workers) group(st config.Stage, groupName string) {
 	})
 	awscdk.Tags_Of(w.Group).Add(jsii.String(resource.TagStage), jsii.String(st.Name), &awscdk.TagProps{ApplyToLaunchedInstances: jsii.Bool(true)})
 
+	// The hooks' timeouts are the stage's core/scaling numbers (the worker's
+	// drain heartbeats derive from the same one, through its config).
+	p := st.ScalingParams()
 	w.Group.AddLifecycleHook(jsii.String("Drain"), &awsautoscaling.BasicLifecycleHookProps{
 		LifecycleHookName:   jsii.String(resource.WorkerDrainHook),
 		LifecycleTransition: awsautoscaling.LifecycleTransition_INSTANCE_TERMINATING,
 		DefaultResult:       awsautoscaling.DefaultResult_CONTINUE,
-		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(DrainHookSeconds)),
+		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(float64(p.DrainTimeoutSeconds))),
 	})
 	// A new instance waits in Pending:Wait, outside the in-service count the
 	// heartbeat alarm and scaling read, until its worker service runs and
@@ -40,7 +43,7 @@ func (w *Workers) group(st config.Stage, groupName string) {
 		LifecycleHookName:   jsii.String(resource.WorkerLaunchHook),
 		LifecycleTransition: awsautoscaling.LifecycleTransition_INSTANCE_LAUNCHING,
 		DefaultResult:       awsautoscaling.DefaultResult_ABANDON,
-		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(resource.WorkerLaunchHookSeconds)),
+		HeartbeatTimeout:    awscdk.Duration_Seconds(jsii.Number(float64(p.LaunchTimeoutSecs))),
 	})
 }
 

@@ -22,9 +22,8 @@ import (
 
 // Scaling settings.
 const (
-	BacklogPerWorker = 1                               // target jobs (queued + running) per in-service worker: one job runs per Aspen seat
-	DrainHookSeconds = resource.WorkerDrainHookSeconds // between heartbeats of a terminating worker whose job still runs
-	WarmupSeconds    = 600                             // a Windows worker needs minutes to boot and start the service
+	BacklogPerWorker = 1   // target jobs (queued + running) per in-service worker: one job runs per Aspen seat
+	WarmupSeconds    = 600 // a Windows worker needs minutes to boot and start the service
 	// RootVolumeGiB is the workers' root volume and the image recipe's (the
 	// stack hands it to the pipeline): a launch with a smaller volume than the
 	// image's snapshot fails.

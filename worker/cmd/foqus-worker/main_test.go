@@ -29,6 +29,7 @@ func build(t *testing.T, goos string) string {
 
 // The service binary the image installs is a windows/amd64 executable.
 func TestBuildsForWindows(t *testing.T) {
+	t.Parallel()
 	exe := build(t, "windows")
 	b, err := os.ReadFile(exe)
 	if err != nil || !bytes.HasPrefix(b, []byte("MZ")) {
@@ -39,6 +40,7 @@ func TestBuildsForWindows(t *testing.T) {
 // --help documents every subcommand, service flag and worker setting, from
 // anywhere on the command line; bad settings exit 2 before anything starts.
 func TestHelpAndUsageErrors(t *testing.T) {
+	t.Parallel()
 	exe := build(t, "linux")
 	var want bytes.Buffer
 	service.Usage(&want)

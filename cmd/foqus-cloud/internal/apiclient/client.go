@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/backoff"
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/simulations"
 )
@@ -32,7 +33,8 @@ type Client struct {
 	Password string
 	HTTP     *http.Client
 	// Retries is how often a throttled (429) or unreachable call, or a failed
-	// idempotent one (5xx), is tried again, waiting Backoff, 2·Backoff, ...
+	// idempotent one (5xx), is tried again, after core/backoff's jittered
+	// exponential wait from Backoff, capped at 16·Backoff.
 	Retries int
 	Backoff time.Duration
 }
@@ -123,10 +125,8 @@ func (cl *Client) do(ctx context.Context, c call) ([]byte, http.Header, error) {
 		if err == nil || attempt >= cl.Retries || !retryable(err, c.idempotent) {
 			return b, h, err
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, backoff.Delay(attempt+1, cl.Backoff, 16*cl.Backoff)) != nil {
 			return nil, nil, err
-		case <-time.After(cl.Backoff << attempt):
 		}
 	}
 }

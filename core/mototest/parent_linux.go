@@ -1,5 +1,0 @@
-package mototest
-
-import "syscall"
-
-func dieWithParent(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGKILL }

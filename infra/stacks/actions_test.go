@@ -1,0 +1,98 @@
+package stacks_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/functions/registry"
+)
+
+// Actions a function's role holds that its code does not call, and why.
+var (
+	// Lambda itself: the function's log group and X-Ray tracing.
+	platformActions = map[string]string{
+		"logs:CreateLogStream":     "Lambda writes the function's log group",
+		"logs:PutLogEvents":        "Lambda writes the function's log group",
+		"xray:PutTraceSegments":    "active tracing",
+		"xray:PutTelemetryRecords": "active tracing",
+	}
+	// An SQS event source mapping polls for the function: AWS requires the
+	// first three on the queue; CDK's SqsEventSource grants them through
+	// grantConsumeMessages, which adds the last two.
+	eventSourceActions = map[string]string{
+		"sqs:ReceiveMessage":          "the event source mapping (AWS requires it)",
+		"sqs:DeleteMessage":           "the event source mapping (AWS requires it)",
+		"sqs:GetQueueAttributes":      "the event source mapping (AWS requires it)",
+		"sqs:ChangeMessageVisibility": "CDK's grantConsumeMessages (SqsEventSource)",
+		"sqs:GetQueueUrl":             "CDK's grantConsumeMessages (SqsEventSource)",
+	}
+)
+
+// roleActions is every action the policies of a role allow.
+func roleActions(tmpl template, roleID string) map[string]bool {
+	got := map[string]bool{}
+	for id, p := range tmpl.ofType("AWS::IAM::Policy") {
+		if !mentions(p.Properties["Roles"], `"`+roleID+`"`) {
+			continue
+		}
+		for _, st := range iamStatements(template{Resources: map[string]cfnResource{id: p}}) {
+			if st.s["Effect"] == "Allow" {
+				for _, a := range strs(st.s["Action"]) {
+					got[a] = true
+				}
+			}
+		}
+	}
+	return got
+}
+
+// Every function's role grants exactly the actions its code calls
+// (registry.IAMActions), plus Lambda's own and its event source mapping's,
+// each with its reason.
+func TestEveryFunctionRoleGrantsItsTable(t *testing.T) {
+	tmpl := dev.svc
+	byName := functionsByName(t, tmpl)
+	polled := map[string]bool{} // functions with an SQS event source mapping
+	for _, m := range tmpl.ofType("AWS::Lambda::EventSourceMapping") {
+		polled[refOf(m.Properties["FunctionName"])] = true
+	}
+	var report []string
+	for _, base := range api.Functions() {
+		table := registry.Actions(base)
+		if table == nil {
+			t.Errorf("%s: no row in registry.IAMActions", base)
+			continue
+		}
+		id := byName[resource.Name(base, "dev")]
+		got := roleActions(tmpl, refOf(tmpl.Resources[id].Properties["Role"]))
+		allowed := map[string]string{}
+		for a, why := range platformActions {
+			allowed[a] = why
+		}
+		if polled[id] {
+			for a, why := range eventSourceActions {
+				allowed[a] = why
+			}
+		}
+		for a, where := range table {
+			allowed[a] = where
+		}
+		for a, where := range table {
+			if !got[a] {
+				t.Errorf("%s: role lacks %s, which %s calls", base, a, where)
+			}
+		}
+		for a := range got {
+			if _, ok := allowed[a]; !ok {
+				t.Errorf("%s: role grants %s, which its code never calls (add it to registry.IAMActions with where, or drop the grant)", base, a)
+			}
+		}
+		report = append(report, fmt.Sprintf("%-26s %2d granted, %2d called", base, len(got), len(table)))
+	}
+	sort.Strings(report)
+	t.Logf("actions per function role (dev):\n%s", strings.Join(report, "\n"))
+}
