@@ -27,12 +27,12 @@ const RebootMarker = `C:\ProgramData\FOQUS\image\reboot-pending`
 // published as. Image Builder components are immutable: a changed document
 // needs a new version (the tests pin each version's content hash).
 var recipe = []struct{ file, version string }{
-	{"foqus-python.yaml", "1.0.1"},
-	{"turbinelite.yaml", "1.0.0"},
-	{"aspen.yaml", "1.0.1"},
+	{"foqus-python.yaml", "1.0.2"},
+	{"turbinelite.yaml", "1.0.1"},
+	{"aspen.yaml", "1.0.2"},
 	{"machine-path.yaml", "1.0.0"},
 	{"interactive-services.yaml", "1.0.0"},
-	{"worker-service.yaml", "1.0.1"},
+	{"worker-service.yaml", "1.0.2"},
 }
 
 // Parameter is a component parameter; the recipe must give a value for

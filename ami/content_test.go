@@ -27,23 +27,50 @@ func find(t *testing.T, docs []doc, name string) doc {
 	return doc{}
 }
 
-// TestEveryDownloadIsVerifiedBeforeUse: each downloaded file is checked
-// with Get-FileHash against a SHA-256 parameter the recipe must supply, the
-// check throws on a mismatch, nothing touches the file in between, and the
+// TestEveryDownloadIsVerifiedBeforeUse: each installer a component downloads
+// is checked with Get-FileHash against the SHA-256 the manifest lists for
+// its object key (or the stage's override of its checksum parameter), after
+// the component fetched the manifest; a missing entry and a mismatch both
+// delete the file and throw; nothing touches the file in between, and the
 // file is then used (installed).
 func TestEveryDownloadIsVerifiedBeforeUse(t *testing.T) {
-	downloads := 0
+	installers, err := Installers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKeyParam := map[string]Installer{}
+	for _, in := range installers {
+		byKeyParam[in.KeyParameter] = in
+	}
+	source := regexp.MustCompile(`^s3://\{\{ ArtifactsBucket \}\}/\{\{ (\w+) \}\}$`)
+	downloads, manifests := 0, 0
 	for _, d := range loadDocs(t) {
+		manifestAt := map[string]int{} // phase -> index of its manifest download
 		for i, s := range d.steps {
 			if s.action != "S3Download" && s.action != "WebDownload" {
 				continue
 			}
 			for _, in := range s.inputs.Content {
-				downloads++
 				dest := get(in, "destination").Value
 				where := fmt.Sprintf("%s %s -> %s", d.Name, s.name, dest)
-				if s.action == "S3Download" && !strings.HasPrefix(get(in, "source").Value, "s3://{{ ArtifactsBucket }}/") {
-					t.Errorf("%s: download not from the artifacts bucket", where)
+				m := source.FindStringSubmatch(get(in, "source").Value)
+				if s.action != "S3Download" || m == nil {
+					t.Errorf("%s: not a download of a key parameter from the artifacts bucket", where)
+					continue
+				}
+				if m[1] == "ManifestKey" {
+					manifests++
+					if dest != ManifestPath || d.params["ManifestKey"].Default != ManifestKey {
+						t.Errorf("%s: the manifest goes to %s, from %s by default", where, ManifestPath, ManifestKey)
+					}
+					manifestAt[s.phase] = i
+					continue
+				}
+				downloads++
+				inst, ok := byKeyParam[m[1]]
+				if !ok || inst.Component != d.Name {
+					t.Errorf("%s: %s is not an installer key of this component (ami.Installers)", where, m[1])
+					continue
 				}
 				verify := -1
 				for j := i + 1; j < len(d.steps) && d.steps[j].phase == s.phase; j++ {
@@ -63,26 +90,38 @@ func TestEveryDownloadIsVerifiedBeforeUse(t *testing.T) {
 				}
 				v := d.steps[verify]
 				txt := v.text()
-				if !strings.Contains(txt, "throw") || !strings.Contains(txt, "Remove-Item") {
-					t.Errorf("%s: %s must delete the file and throw on a mismatch", where, v.name)
+				if at, ok := manifestAt[s.phase]; !ok || at > verify {
+					t.Errorf("%s: %s runs before the component downloaded the manifest", where, v.name)
 				}
-				// The hash compared for this file is a required *Sha256
-				// parameter: on the file's own line (a table of files) or in
-				// the single `$want = ...` of a one-file check.
-				sha := regexp.MustCompile(`\{\{ (\w+Sha256) \}\}`)
-				var m []string
+				// The file's key and checksum parameter: on the file's own line
+				// (a table of files) or the assignments of a one-file check.
+				keyRef, shaRef := "{{ "+inst.KeyParameter+" }}", "{{ "+inst.ChecksumParameter+" }}"
+				bound := false
 				for _, l := range strings.Split(txt, "\n") {
-					if strings.Contains(l, dest) && m == nil {
-						m = sha.FindStringSubmatch(l)
+					bound = bound || strings.Contains(l, dest) && strings.Contains(l, keyRef) && strings.Contains(l, shaRef)
+				}
+				bound = bound || strings.Contains(txt, "$file = '"+dest+"'") && strings.Contains(txt, "$key = '"+keyRef+"'") && strings.Contains(txt, "$want = '"+shaRef+"'.Trim()")
+				if !bound {
+					t.Errorf("%s: %s does not compare the file with %s or the manifest entry for %s", where, v.name, inst.ChecksumParameter, inst.KeyParameter)
+				}
+				for _, must := range []string{
+					"$manifest = Get-Content -Raw -LiteralPath '" + ManifestPath + "' | ConvertFrom-Json",
+					"if ($want -eq '" + FromManifest + "') { $want = \"$($manifest.files.$key)\".Trim() }",
+					"if (-not $want) {",
+					"lists no SHA-256 for ${key}",
+					"if ($got -ne $want.ToUpperInvariant()) {",
+					"SHA256 mismatch for ${file}",
+				} {
+					if !strings.Contains(txt, must) {
+						t.Errorf("%s: %s lacks %q", where, v.name, must)
 					}
 				}
-				if m == nil && strings.Count(txt, "{{") == 1 {
-					m = sha.FindStringSubmatch(txt)
+				// Both failures delete the file before throwing.
+				if strings.Count(txt, "Remove-Item -LiteralPath $file -Force") != 2 || strings.Count(txt, "throw") != 2 {
+					t.Errorf("%s: %s must delete the file and throw on a missing entry and on a mismatch", where, v.name)
 				}
-				if m == nil {
-					t.Errorf("%s: %s does not compare with a Sha256 parameter", where, v.name)
-				} else if p, ok := d.params[m[1]]; !ok || p.HasDefault {
-					t.Errorf("%s: checksum parameter %s must be declared without a default", where, m[1])
+				if p := d.params[inst.ChecksumParameter]; p.Default != FromManifest {
+					t.Errorf("%s: %s must default to %q (an override, never required)", where, inst.ChecksumParameter, FromManifest)
 				}
 				used := false
 				for _, u := range d.steps[verify+1:] {
@@ -100,8 +139,11 @@ func TestEveryDownloadIsVerifiedBeforeUse(t *testing.T) {
 			}
 		}
 	}
-	if downloads != 6 {
-		t.Errorf("%d downloads, want 6 (Anaconda, SQL Compact, SimSinter, TurbineLite, Aspen, worker)", downloads)
+	if downloads != 6 || len(installers) != 6 {
+		t.Errorf("%d downloads, %d installers, want 6 (Anaconda, SQL Compact, SimSinter, TurbineLite, Aspen, worker)", downloads, len(installers))
+	}
+	if manifests != 4 {
+		t.Errorf("%d manifest downloads, want one per downloading component (4)", manifests)
 	}
 }
 
@@ -350,8 +392,8 @@ func TestNoCredentialInAnyDocument(t *testing.T) {
 		}
 	}
 	aspen := find(t, loadDocs(t), "foqus-aspen")
-	if p, ok := aspen.params["AspenLicenseServer"]; !ok || p.HasDefault {
-		t.Errorf("the licence server must be a parameter without a default")
+	if p, ok := aspen.params["AspenLicenseServer"]; !ok || p.Default != FromManifest {
+		t.Errorf("the licence server must be a parameter read from the manifest by default")
 	}
 }
 
@@ -409,12 +451,12 @@ func TestRebootsAreIdempotent(t *testing.T) {
 // components are immutable, so an edited document needs a new version.
 // After editing a document: bump its version in ami.go and put the new hash here.
 var versions = map[string]struct{ version, sha256 string }{
-	"foqus-python":               {"1.0.1", "4cd09329db9301007ce6ba519fee98993b38517bc457ea5a4583e83f802ebb22"},
-	"foqus-turbinelite":          {"1.0.0", "22ba8d3804cdf507d8c730bc53c735cf98beac8bdd8dcc61a9189d9aa84abca1"},
-	"foqus-aspen":                {"1.0.1", "7e46c4f14b929d8e2d6c1c2233a20f98ee1a63d0f32d81822aa08736ae715361"},
+	"foqus-python":               {"1.0.2", "b2d1e00cb63bfba26dd77b3c4733f9cd5b2a851f8d6d3010a32e8176d29d7e4d"},
+	"foqus-turbinelite":          {"1.0.1", "c3e9ca26bcdda2ba0dd62034b7d5ba75952746c281b1d242f7dd59411a86dd3c"},
+	"foqus-aspen":                {"1.0.2", "752ba1c17529e5367304cbf592b952cfcd4c3d04e8937b22710637d92831cb68"},
 	"foqus-machine-path":         {"1.0.0", "54fb14e31573983d5372f9aca16be75eb9646e3abbe66f51155391c29902ebc6"},
 	"foqus-interactive-services": {"1.0.0", "33fa8e9aca5690eac3bd56b7491f79aebc28e8235f970d16b1720e23b0cd38c1"},
-	"foqus-worker-service":       {"1.0.1", "49cc87574bc987e654aac435df376e7e6eabe71a1c47937c28d9945de562c995"},
+	"foqus-worker-service":       {"1.0.2", "b24c436273ae95c9e93937904be4d5a2106d5a9e5cd2459739e118251a5cadcd"},
 }
 
 func TestVersionsPinContent(t *testing.T) {
@@ -450,9 +492,11 @@ func TestComponentsAPI(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(c.Content), &m); err != nil {
 			t.Errorf("%s: %v", c.Name, err)
 		}
+		// The stack supplies the bucket; everything else has a default
+		// (checksums and site settings: the manifest's).
 		for _, r := range c.Required() {
-			if r != "ArtifactsBucket" && !strings.HasSuffix(r, "Sha256") && r != "AspenLicenseServer" && r != "AspenSetupArguments" {
-				t.Errorf("%s: unexpected required parameter %s", c.Name, r)
+			if r != "ArtifactsBucket" {
+				t.Errorf("%s: required parameter %s: only ArtifactsBucket may be", c.Name, r)
 			}
 		}
 	}
@@ -461,7 +505,7 @@ func TestComponentsAPI(t *testing.T) {
 		t.Errorf("recipe order %v, want %v", names, want)
 	}
 	c, err := Lookup("foqus-worker-service")
-	if err != nil || !reflect.DeepEqual(c.Required(), []string{"ArtifactsBucket", "WorkerSha256"}) {
+	if err != nil || !reflect.DeepEqual(c.Required(), []string{"ArtifactsBucket"}) {
 		t.Errorf("Lookup(foqus-worker-service) = %v, %v", c.Required(), err)
 	}
 	if _, err := Lookup("nope"); err == nil {

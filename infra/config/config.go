@@ -42,7 +42,7 @@ type Stage struct {
 	APIBurstLimit      int        `json:"apiBurstLimit"`         // burst requests
 	JobLeaseMinutes    int        `json:"jobLeaseMinutes"`       // job queue visibility timeout; the worker extends it
 	DataExpirationDays int        `json:"dataExpirationDays"`    // session objects expire after this many days
-	Image              *Image     `json:"image,omitempty"`       // the worker image pipeline; none without it
+	Image              *Image     `json:"image,omitempty"`       // overrides of the worker image recipe
 	AlarmEmails        []string   `json:"alarmEmails,omitempty"` // subscribed to the alert topic
 	Lifecycle          *Lifecycle `json:"lifecycle,omitempty"`   // tier settings of the result lifecycle (lifecycle.go)
 	Network            *Network   `json:"network,omitempty"`     // an existing VPC the workers join; the stack's own VPC without it
@@ -56,9 +56,10 @@ func (s Stage) ScalingParams() scaling.Params {
 	return p
 }
 
-// Image holds the recipe parameter values of the worker image's Image Builder
-// components (ami/README.md): installer checksums, the Aspen unattended-install
-// arguments and licence server. ArtifactsBucket is supplied by the stack.
+// Image overrides the worker image's recipe (ami/README.md). Every stage has
+// the pipeline; the installer checksums and site settings come from the
+// manifest make image uploads, and Parameters here replace a component
+// parameter's value (ArtifactsBucket is supplied by the stack).
 type Image struct {
 	Parameters    map[string]string `json:"parameters"`
 	InstanceType  string            `json:"instanceType,omitempty"`  // build instance; the worker type when empty

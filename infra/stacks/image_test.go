@@ -18,14 +18,23 @@ import (
 )
 
 // The recipe holds every ami component, in ami's order, with its document
-// verbatim and every parameter it needs; the distribution publishes the AMI
-// id to the parameter the launch template reads.
+// verbatim, the artifacts bucket and exactly the stage's overrides (the
+// manifest supplies checksums and site settings); the distribution publishes
+// the AMI id to the parameter the launch template reads. The default stage
+// (no image section) has all of it.
 func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
+	for _, s := range []*synthesized{dev, img} {
+		t.Run(s.stage.Config.Name, func(t *testing.T) { checkPipeline(t, s) })
+	}
+}
+
+func checkPipeline(t *testing.T, s *synthesized) {
 	comps, err := ami.Components()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := img.svc
+	stage := s.stage.Config.Name
+	tmpl := s.svc
 	byID := tmpl.ofType("AWS::ImageBuilder::Component")
 	if len(byID) != len(comps) {
 		t.Fatalf("%d components, want %d (ami.Components)", len(byID), len(comps))
@@ -43,7 +52,7 @@ func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
 		t.Errorf("parent image %v", recipe.Properties["ParentImage"])
 	}
 	artifacts := ""
-	for id, b := range img.data.ofType("AWS::S3::Bucket") {
+	for id, b := range s.data.ofType("AWS::S3::Bucket") {
 		if mentions(b.Properties["BucketName"], resource.ArtifactsBucket) {
 			artifacts = id
 		}
@@ -52,10 +61,14 @@ func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
 	if len(configs) != len(comps) {
 		t.Fatalf("recipe lists %d components, want %d", len(configs), len(comps))
 	}
-	given := imageParameters()
+	var given map[string]string
+	if s.stage.Config.Image != nil {
+		given = s.stage.Config.Image.Parameters
+	}
+	set := 0
 	for i, c := range comps {
 		cc := byID[refOf(path(configs[i], "ComponentArn"))]
-		if cc.Properties["Name"] != c.Name+"-img" || cc.Properties["Data"] != c.Content ||
+		if cc.Properties["Name"] != c.Name+"-"+stage || cc.Properties["Data"] != c.Content ||
 			cc.Properties["Version"] != c.Version || cc.Properties["Platform"] != "Windows" {
 			t.Errorf("recipe component %d: %v %v, want %s %s with its document", i, cc.Properties["Name"], cc.Properties["Version"], c.Name, c.Version)
 		}
@@ -64,25 +77,38 @@ func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
 		for _, p := range list {
 			params[path(p, "Name").(string)] = path(p, "Value", 0)
 		}
-		for _, req := range c.Required() {
-			v, ok := params[req]
+		for _, prm := range c.Parameters {
+			v, ok := params[prm.Name]
 			switch {
-			case !ok:
-				t.Errorf("%s: required parameter %s not given", c.Name, req)
-			case req == imagepipeline.ArtifactsParameter:
+			case prm.Name == imagepipeline.ArtifactsParameter:
 				if !mentions(v, artifacts) && !mentions(v, "DataArtifacts") {
-					t.Errorf("%s: %s = %v, want the artifacts bucket", c.Name, req, v)
+					t.Errorf("%s: %s = %v, want the artifacts bucket", c.Name, prm.Name, v)
 				}
-			case v != given[req]:
-				t.Errorf("%s: %s = %v, want %s", c.Name, req, v, given[req])
+			case given[prm.Name] != "":
+				set++
+				if v != given[prm.Name] {
+					t.Errorf("%s: %s = %v, want the stage's override %s", c.Name, prm.Name, v, given[prm.Name])
+				}
+			case ok:
+				t.Errorf("%s: %s = %v set without an override (the document's default is %q)", c.Name, prm.Name, v, prm.Default)
 			}
 		}
 	}
+	// An override names one parameter; AspenLicenseServer is in aspen only.
+	if set != len(given) {
+		t.Errorf("%d overrides in the recipe, the stage gives %d", set, len(given))
+	}
 	for _, d := range tmpl.ofType("AWS::ImageBuilder::DistributionConfiguration") {
 		ssm := path(d.Properties, "Distributions", 0, "SsmParameterConfigurations", 0, "ParameterName")
-		if ssm != fmt.Sprintf(resource.WorkerAMISSM, "img") {
-			t.Errorf("distribution writes %v, want %s", ssm, fmt.Sprintf(resource.WorkerAMISSM, "img"))
+		if ssm != fmt.Sprintf(resource.WorkerAMISSM, stage) {
+			t.Errorf("distribution writes %v, want %s", ssm, fmt.Sprintf(resource.WorkerAMISSM, stage))
 		}
+	}
+	if n := len(tmpl.ofType("AWS::ImageBuilder::DistributionConfiguration")); n != 1 {
+		t.Errorf("%d distribution configurations, want 1", n)
+	}
+	if n := len(tmpl.ofType("AWS::ImageBuilder::InfrastructureConfiguration")); n != 1 {
+		t.Errorf("%d infrastructure configurations, want 1", n)
 	}
 	for _, ic := range tmpl.ofType("AWS::ImageBuilder::InfrastructureConfiguration") {
 		if path(ic.Properties, "InstanceMetadataOptions", "HttpTokens") != "required" || ic.Properties["SubnetId"] == nil || ic.Properties["SecurityGroupIds"] == nil {
@@ -93,9 +119,16 @@ func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
 	if len(pipes) != 1 {
 		t.Fatalf("%d pipelines, want 1", len(pipes))
 	}
-	for _, p := range pipes {
-		if refOf(p.Properties["ImageRecipeArn"]) != recipeID || p.Properties["DistributionConfigurationArn"] == nil {
+	for id, p := range pipes {
+		if refOf(p.Properties["ImageRecipeArn"]) != recipeID || p.Properties["DistributionConfigurationArn"] == nil || p.Properties["InfrastructureConfigurationArn"] == nil {
 			t.Errorf("pipeline %v", p.Properties)
+		}
+		// make image finds the pipeline and the bucket by these outputs.
+		if out := tmpl.Outputs[ami.OutputPipelineARN]; refOf(out["Value"]) != id {
+			t.Errorf("output %s = %v, want the pipeline %s", ami.OutputPipelineARN, out["Value"], id)
+		}
+		if out := tmpl.Outputs[ami.OutputArtifactsBucket]; !mentions(out["Value"], "DataArtifacts") {
+			t.Errorf("output %s = %v, want the artifacts bucket", ami.OutputArtifactsBucket, out["Value"])
 		}
 	}
 	// The build role reads installers and nothing else of the stack's data.
@@ -114,29 +147,46 @@ func TestImagePipelineBakesTheAMIDocuments(t *testing.T) {
 	}
 }
 
-// Without image settings the stage has no pipeline and says so.
-func TestNoImageSettingsNoPipelineAndAWarning(t *testing.T) {
+// Every stage has the pipeline, and no warning about it.
+func TestEveryStageHasThePipeline(t *testing.T) {
 	for _, s := range []*synthesized{dev, prod} {
-		if n := len(s.svc.ofType("AWS::ImageBuilder::ImagePipeline")); n != 0 {
-			t.Errorf("%s: %d pipelines without image settings", s.stage.Config.Name, n)
+		for _, typ := range []string{"AWS::ImageBuilder::ImagePipeline", "AWS::ImageBuilder::ImageRecipe",
+			"AWS::ImageBuilder::InfrastructureConfiguration", "AWS::ImageBuilder::DistributionConfiguration"} {
+			if n := len(s.svc.ofType(typ)); n != 1 {
+				t.Errorf("%s: %d %s, want 1", s.stage.Config.Name, n, typ)
+			}
 		}
-		w := assertions.Annotations_FromStack(s.stage.Service).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("no worker image pipeline")))
-		if len(*w) != 1 {
-			t.Errorf("%s: %d image-pipeline warnings, want 1", s.stage.Config.Name, len(*w))
+		comps, _ := ami.Components()
+		if n := len(s.svc.ofType("AWS::ImageBuilder::Component")); n != len(comps) || n == 0 {
+			t.Errorf("%s: %d components, want %d", s.stage.Config.Name, n, len(comps))
+		}
+		w := assertions.Annotations_FromStack(s.stage.Service).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("image")))
+		if len(*w) != 0 {
+			t.Errorf("%s: %d image warnings, want none", s.stage.Config.Name, len(*w))
 		}
 	}
 }
 
-func TestPartialImageSettingsFail(t *testing.T) {
+func TestUnknownImageParameterFails(t *testing.T) {
 	st, err := config.Parse(stagesInCDK, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := imageParameters()
-	delete(params, "AspenLicenseServer")
-	st.Image = &config.Image{Parameters: params}
-	_, err = stacks.Build(awscdk.NewApp(nil), st, fakeBuild)
-	if err == nil || !strings.Contains(err.Error(), "AspenLicenseServer") {
-		t.Errorf("Build with a partial image section: %v, want an error naming AspenLicenseServer", err)
+	for _, name := range []string{"AspenLicenceServer", imagepipeline.ArtifactsParameter} {
+		st.Image = &config.Image{Parameters: map[string]string{name: "x"}}
+		_, err = stacks.Build(awscdk.NewApp(nil), st, fakeBuild)
+		if err == nil || !strings.Contains(err.Error(), `image parameter "`+name+`"`) {
+			t.Errorf("Build with image parameter %s: %v, want an error naming it", name, err)
+		}
+	}
+}
+
+// make image finds the pipeline through the service stack's outputs, by the
+// stack name package ami gives it.
+func TestImageToolFindsTheServiceStack(t *testing.T) {
+	for _, stage := range []string{"dev", "alice-dev"} {
+		if got := stacks.StackNames(stage)[1]; got != ami.ServiceStack(stage) {
+			t.Errorf("service stack %s, ami.ServiceStack %s", got, ami.ServiceStack(stage))
+		}
 	}
 }

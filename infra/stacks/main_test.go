@@ -19,7 +19,7 @@ import (
 // One synthesis per stage for the whole test binary (a CDK synth costs seconds).
 var (
 	dev, prod   *synthesized
-	img         *synthesized // dev with image settings: the image pipeline
+	img         *synthesized // dev with image overrides and alarm e-mails
 	custom      *synthesized // dev with its own retention, drain hook and an existing VPC (settings_test.go)
 	fakeBuild   string
 	stagesInCDK any
@@ -95,13 +95,11 @@ func setup(tmp string) error {
 	return err
 }
 
-// imageParameters are stand-in values for every required recipe parameter.
+// imageParameters are overrides of some recipe parameters (the manifest
+// supplies the others).
 func imageParameters() map[string]string {
 	return map[string]string{
-		"AnacondaInstallerSha256": strings.Repeat("a", 64), "SqlCompactSha256": strings.Repeat("b", 64),
-		"SimSinterSha256": strings.Repeat("c", 64), "TurbineLiteSha256": strings.Repeat("d", 64),
-		"AspenMediaSha256": strings.Repeat("e", 64), "WorkerSha256": strings.Repeat("f", 64),
-		"AspenSetupArguments": "/quiet", "AspenLicenseServer": "slm.example.internal",
+		"WorkerSha256": strings.Repeat("f", 64), "AspenLicenseServer": "slm.example.internal", "FoqusVersion": "3.24.1",
 	}
 }
 

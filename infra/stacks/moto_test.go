@@ -52,6 +52,13 @@ var motoSkips = map[string]bool{
 	"AWS::ApiGatewayV2::Integration": true,
 	"AWS::ApiGatewayV2::Route":       true,
 	"AWS::ApiGatewayV2::Stage":       true,
+	// moto has no Image Builder ("No Moto CloudFormation support"); make
+	// image's tests talk to a wire-level fake of it instead.
+	"AWS::ImageBuilder::Component":                   true,
+	"AWS::ImageBuilder::ImageRecipe":                 true,
+	"AWS::ImageBuilder::InfrastructureConfiguration": true,
+	"AWS::ImageBuilder::DistributionConfiguration":   true,
+	"AWS::ImageBuilder::ImagePipeline":               true,
 }
 
 // motoNoPhysicalID are types moto creates but lists without a physical id.

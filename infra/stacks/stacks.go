@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/ami"
 	"github.com/foqus-cloud/stack/infra/config"
 	"github.com/foqus-cloud/stack/infra/constructs/api"
 	"github.com/foqus-cloud/stack/infra/constructs/data"
@@ -59,7 +58,7 @@ type Stage struct {
 	API        *api.API
 	Workers    *workers.Workers
 	Scaling    *workers.Scaling        // the stage's core/scaling numbers, deployed
-	Image      *imagepipeline.Pipeline // nil when the stage has no image settings
+	Image      *imagepipeline.Pipeline // the worker image pipeline (every stage)
 	Monitoring *monitoring.Monitoring
 	Lifecycle  *lifecycle.Lifecycle
 	Monitor    *monitorapi.MonitorAPI // the Cloud monitor's WebSocket API
@@ -169,9 +168,7 @@ func (s *Stage) wire(st config.Stage, buildDir string) error {
 	if err := s.imagePipeline(st); err != nil {
 		return err
 	}
-	if s.Image != nil {
-		s.Image.EnableFastLaunch(s.Scaling.Params, w.Vpc, w.Security, st.WorkerInstanceType)
-	}
+	s.Image.EnableFastLaunch(s.Scaling.Params, w.Vpc, w.Security, st.WorkerInstanceType)
 	s.Monitoring = monitoring.New(s.Service, "Monitoring", &monitoring.Props{
 		Stage: st, AlertTopic: m.AlertTopic,
 		JobQueue: m.JobQueue, UpdateQueue: m.UpdateQueue, JobDLQ: m.JobDLQ, UpdateDLQ: m.UpdateDLQ,
@@ -181,30 +178,27 @@ func (s *Stage) wire(st config.Stage, buildDir string) error {
 	return nil
 }
 
-// imagePipeline declares the worker image pipeline when the stage gives its
-// recipe parameters (installer checksums, Aspen settings: values only an
-// operator has). Without an image section the stage deploys without a
-// pipeline, with a warning: the AMI parameter must then be set by hand.
-// A partial image section is an error.
+// imagePipeline declares the worker image pipeline, in every stage: its
+// checksums and site settings come from the manifest make image uploads
+// (ami.ManifestKey), a stage's image.parameters only override them. The
+// service stack's outputs name the bucket and pipeline for make image.
 func (s *Stage) imagePipeline(st config.Stage) error {
-	missing, err := imagepipeline.Missing(st)
-	if err != nil {
-		return err
-	}
-	ami := fmt.Sprintf(resource.WorkerAMISSM, st.Name)
-	switch {
-	case st.Image == nil:
-		awscdk.Annotations_Of(s.Service).AddWarningV2(jsii.String("foqus:no-image-pipeline"), jsii.String(fmt.Sprintf(
-			"stage %s has no image settings (cdk.json context.stages.%s.image.parameters, see ami/README.md): no worker image pipeline; put an AMI id into the SSM parameter %s by hand",
-			st.Name, st.Name, ami)))
-		return nil
-	case len(missing) > 0:
-		return fmt.Errorf("stage %s: image.parameters lacks %s (see ami/README.md)", st.Name, strings.Join(missing, ", "))
-	}
+	var err error
 	s.Image, err = imagepipeline.New(s.Service, "ImagePipeline", &imagepipeline.Props{
 		Stage: st, Artifacts: s.Tables.Artifacts,
 		Subnet: (*s.Workers.Vpc.PublicSubnets())[0], Security: s.Workers.Security,
 		RootVolumeGiB: workers.RootVolumeGiB,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	awscdk.NewCfnOutput(s.Service, jsii.String(ami.OutputArtifactsBucket), &awscdk.CfnOutputProps{
+		Description: jsii.String("Bucket make image uploads the installers and their manifest to"),
+		Value:       s.Tables.Artifacts.BucketName(),
+	})
+	awscdk.NewCfnOutput(s.Service, jsii.String(ami.OutputPipelineARN), &awscdk.CfnOutputProps{
+		Description: jsii.String("Image Builder pipeline that bakes the worker AMI (make image starts it)"),
+		Value:       s.Image.Pipeline.Ref(), // its ARN (Ref of an Image Builder resource)
+	})
+	return nil
 }

@@ -26,9 +26,9 @@ func (p *Pipeline) EnableFastLaunch(sp scaling.Params, vpc awsec2.IVpc, sg awsec
 			}},
 			MetadataOptions: &awsec2.CfnLaunchTemplate_MetadataOptionsProperty{HttpTokens: jsii.String("required")},
 			BlockDeviceMappings: &[]*awsec2.CfnLaunchTemplate_BlockDeviceMappingProperty{{
-				DeviceName: jsii.String("/dev/sda1"),
+				DeviceName: jsii.String(RootDevice),
 				Ebs: &awsec2.CfnLaunchTemplate_EbsProperty{
-					VolumeSize: jsii.Number(float64(p.RootVolume)), VolumeType: jsii.String("gp3"), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
+					VolumeSize: jsii.Number(float64(p.RootVolume)), VolumeType: jsii.String(rootVolumeType), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
 				},
 			}},
 		},

@@ -6,9 +6,6 @@ package imagepipeline
 
 import (
 	"fmt"
-	"hash/fnv"
-	"sort"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -42,30 +39,6 @@ type Pipeline struct {
 	RootVolume int // GiB, the recipe's root volume: what Fast Launch's template launches with
 }
 
-// Missing lists the required component parameters the stage does not give
-// (sorted; ArtifactsParameter is never missing: the stack supplies it).
-func Missing(st config.Stage) ([]string, error) {
-	comps, err := ami.Components()
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var missing []string
-	for _, c := range comps {
-		for _, name := range c.Required() {
-			if name == ArtifactsParameter || seen[name] {
-				continue
-			}
-			seen[name] = true
-			if st.Image == nil || strings.TrimSpace(st.Image.Parameters[name]) == "" {
-				missing = append(missing, name)
-			}
-		}
-	}
-	sort.Strings(missing)
-	return missing, nil
-}
-
 // Props are where the pipeline builds and what it reads.
 type Props struct {
 	Stage     config.Stage
@@ -81,12 +54,13 @@ type Props struct {
 // with their security group (no inbound; SSM for Image Builder's agent).
 func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error) {
 	st, artifacts := props.Stage, props.Artifacts
-	if st.Image == nil {
-		return nil, fmt.Errorf("stage %s has no image settings", st.Name)
-	}
 	comps, err := ami.Components()
 	if err != nil {
 		return nil, err
+	}
+	var overrides map[string]string
+	if st.Image != nil {
+		overrides = st.Image.Parameters
 	}
 	known := map[string]bool{}
 	for _, c := range comps {
@@ -94,7 +68,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 			known[p.Name] = true
 		}
 	}
-	for name := range st.Image.Parameters {
+	for name := range overrides {
 		if !known[name] || name == ArtifactsParameter {
 			return nil, fmt.Errorf("stage %s: image parameter %q is not a component parameter the stage may set", st.Name, name)
 		}
@@ -103,10 +77,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 	p := &Pipeline{Construct: c, RootVolume: props.RootVolumeGiB}
 	name := "foqus-worker-" + st.Name
 
-	// A recipe is immutable: its version follows what it contains, so a
-	// changed component or parameter value makes a new recipe version.
-	h := fnv.New32a()
 	var configs []*awsimagebuilder.CfnImageRecipe_ComponentConfigurationProperty
+	in := RecipeInput{RootVolumeGiB: props.RootVolumeGiB, VolumeType: rootVolumeType, Parent: ParentImage + "/" + parentVersion(st)}
 	for _, comp := range comps {
 		cc := awsimagebuilder.NewCfnComponent(c, jsii.String(comp.Name), &awsimagebuilder.CfnComponentProps{
 			Name:        jsii.String(comp.Name + "-" + st.Name),
@@ -116,40 +88,37 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 			Data:        jsii.String(comp.Content),
 		})
 		p.Components = append(p.Components, cc)
-		_, _ = fmt.Fprintf(h, "%s@%s;", comp.Name, comp.Version) // hash writes cannot fail
+		used := RecipeComponent{Name: comp.Name, Version: comp.Version, Content: comp.Content, Parameters: map[string]string{}}
 		var params []*awsimagebuilder.CfnImageRecipe_ComponentParameterProperty
 		for _, prm := range comp.Parameters {
 			var value string
-			switch v, ok := st.Image.Parameters[prm.Name]; {
+			switch v, ok := overrides[prm.Name]; {
 			case prm.Name == ArtifactsParameter:
 				value = *artifacts.BucketName()
 			case ok:
 				value = v
-				_, _ = fmt.Fprintf(h, "%s=%s;", prm.Name, v)
+				used.Parameters[prm.Name] = v
 			default:
-				continue // the document's default
+				continue // the document's default (the manifest's value for checksums and site settings)
 			}
 			params = append(params, &awsimagebuilder.CfnImageRecipe_ComponentParameterProperty{Name: jsii.String(prm.Name), Value: jsii.Strings(value)})
 		}
+		in.Components = append(in.Components, used)
 		cfg := &awsimagebuilder.CfnImageRecipe_ComponentConfigurationProperty{ComponentArn: cc.AttrArn()}
 		if len(params) > 0 {
 			cfg.Parameters = &params
 		}
 		configs = append(configs, cfg)
 	}
-	parent := st.Image.ParentVersion
-	if parent == "" {
-		parent = "x.x.x"
-	}
 	p.Recipe = awsimagebuilder.NewCfnImageRecipe(c, jsii.String("Recipe"), &awsimagebuilder.CfnImageRecipeProps{
 		Name:        jsii.String(name),
-		Version:     jsii.String(fmt.Sprintf("1.0.%d", h.Sum32()%1000000)),
-		ParentImage: jsii.String(fmt.Sprintf("arn:%s:imagebuilder:%s:aws:image/%s/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), ParentImage, parent)),
+		Version:     jsii.String(in.Version()),
+		ParentImage: jsii.String(fmt.Sprintf("arn:%s:imagebuilder:%s:aws:image/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), in.Parent)),
 		Components:  &configs,
 		BlockDeviceMappings: &[]*awsimagebuilder.CfnImageRecipe_InstanceBlockDeviceMappingProperty{{
-			DeviceName: jsii.String("/dev/sda1"),
+			DeviceName: jsii.String(RootDevice),
 			Ebs: &awsimagebuilder.CfnImageRecipe_EbsInstanceBlockDeviceSpecificationProperty{
-				VolumeSize: jsii.Number(float64(props.RootVolumeGiB)), VolumeType: jsii.String("gp3"), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
+				VolumeSize: jsii.Number(float64(props.RootVolumeGiB)), VolumeType: jsii.String(rootVolumeType), Encrypted: jsii.Bool(true), DeleteOnTermination: jsii.Bool(true),
 			},
 		}},
 	})
@@ -170,9 +139,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 	}))
 	profile := awsiam.NewInstanceProfile(c, jsii.String("BuildProfile"), &awsiam.InstanceProfileProps{Role: p.Role})
 
-	instanceType := st.Image.InstanceType
-	if instanceType == "" {
-		instanceType = st.WorkerInstanceType
+	instanceType := st.WorkerInstanceType
+	if st.Image != nil && st.Image.InstanceType != "" {
+		instanceType = st.Image.InstanceType
 	}
 	p.Infra = awsimagebuilder.NewCfnInfrastructureConfiguration(c, jsii.String("Infrastructure"), &awsimagebuilder.CfnInfrastructureConfigurationProps{
 		Name:                       jsii.String(name),
@@ -203,7 +172,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Pipeline, error)
 
 	p.Pipeline = awsimagebuilder.NewCfnImagePipeline(c, jsii.String("Pipeline"), &awsimagebuilder.CfnImagePipelineProps{
 		Name:                           jsii.String(name),
-		Description:                    jsii.String("Bakes the FOQUS Windows worker AMI; run it after uploading installers (ami/README.md)"),
+		Description:                    jsii.String("Bakes the FOQUS Windows worker AMI; make image uploads the installers and runs it (ami/README.md)"),
 		ImageRecipeArn:                 p.Recipe.AttrArn(),
 		InfrastructureConfigurationArn: p.Infra.AttrArn(),
 		DistributionConfigurationArn:   p.Dist.AttrArn(),
