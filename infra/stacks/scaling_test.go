@@ -166,7 +166,7 @@ func TestTemplateAgreesWithTheSimulator(t *testing.T) {
 		want := policy.Params
 		got := deployed(t, s)
 		// What the template does not hold: boot times and prices are inputs of
-		// the model only; Fast Launch is in the template only with an image pipeline.
+		// the model only (Fast Launch, in every stage, is tested with the pipeline).
 		got.Boot, got.InstancePrice, got.StoppedPrice, got.FastLaunch.RefillSeconds = want.Boot, want.InstancePrice, want.StoppedPrice, want.FastLaunch.RefillSeconds
 		if s.stage.Image == nil {
 			got.FastLaunch = want.FastLaunch
