@@ -84,8 +84,8 @@ func lifecycle(ctx context.Context, cfg aws.Config, users *user.Store, f tierFla
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "upgraded %s (was %s): %d sessions restoring, %d thawed, %d archives in flight undone\n",
-		name, up.Previous, len(up.Restoring), len(up.Thawed), len(up.Undone))
+	_, err = fmt.Fprintf(stdout, "upgraded %s (was %s): %d sessions restoring, %d thawed, %d archives in flight undone, %d left to the archiver to thaw\n",
+		name, up.Previous, len(up.Restoring), len(up.Thawed), len(up.Undone), len(up.Pending))
 	return err
 }
 

@@ -114,12 +114,15 @@ func TestUpgradeRacingAnArchiveEndsLive(t *testing.T) {
 	})
 }
 
-// GLACIER_IR needs no restore: an upgrade landing while the archive object
-// is written but not yet verified undoes it, the archiver sees so, and the
-// session ends live with no archive object. (An upgrade landing between the
-// archived mark and the drop of live outputs is not handled yet.)
+// GLACIER_IR needs no restore. An upgrade landing while the archive object
+// is written but not yet verified undoes it, and the archiver sees so. One
+// landing after the archived mark, while the archiver still drops the live
+// outputs, leaves the thaw to the archiver once they are gone (a thaw then
+// would re-home outputs the archiver deletes next). Either way the session
+// ends live with no archive object, also when the archiver dies at the step
+// and its message comes back after the upgrade.
 func TestUpgradeRacingAGlacierIRArchiveEndsLive(t *testing.T) {
-	for _, step := range []string{archive.StepWritten} {
+	for _, step := range []string{archive.StepWritten, archive.StepMarked, archive.StepDropped} {
 		t.Run("upgrade after "+step, func(t *testing.T) {
 			e := newEnv(t, s3types.StorageClassGlacierIr)
 			e.addUser("free", user.Free)
@@ -137,7 +140,7 @@ func TestUpgradeRacingAGlacierIRArchiveEndsLive(t *testing.T) {
 			if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
 				t.Fatalf("archive: %v", err)
 			}
-			if len(up.Undone)+len(up.Thawed) != 1 || len(up.Restoring) != 0 {
+			if len(up.Undone)+len(up.Thawed)+len(up.Pending) != 1 || len(up.Restoring) != 0 {
 				t.Fatalf("upgrade: %+v", up)
 			}
 			e.svc.SetCrash(nil)
@@ -147,6 +150,77 @@ func TestUpgradeRacingAGlacierIRArchiveEndsLive(t *testing.T) {
 			e.assertLive("free", sid, jobs)
 			if n := len(e.archives("free", sid)); n != 0 {
 				t.Fatalf("%d archive objects left", n)
+			}
+		})
+		t.Run("archiver died after "+step+", then upgrade, then redelivery", func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacierIr)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			e.svc.SetCrash(killAt(step))
+			if _, err := e.svc.Archive(e.ctx, "free", sid); !errors.Is(err, errKilled) {
+				t.Fatalf("killed run: %v", err)
+			}
+			e.svc.SetCrash(nil)
+			up, err := e.svc.Upgrade(e.ctx, "free")
+			if err != nil || len(up.Undone)+len(up.Pending) != 1 {
+				t.Fatalf("upgrade: %+v, %v", up, err)
+			}
+			// Undone: no archive; pending: the archive, until the archiver thaws.
+			if n := len(e.archives("free", sid)); n != len(up.Pending) {
+				t.Fatalf("after the upgrade %+v: %d archive objects", up, n)
+			}
+			if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
+				t.Fatalf("redelivered archive: %v", err)
+			}
+			e.assertLive("free", sid, jobs)
+			if n := len(e.archives("free", sid)); n != 0 {
+				t.Fatalf("%d archive objects left", n)
+			}
+		})
+	}
+}
+
+// On GLACIER the upgrade requests a restore at once; S3's restore-completed
+// event may then arrive while the archiver still drops the live outputs. The
+// event's thaw waits (ErrNotDropped: SQS retries it) and the archiver, seeing
+// the restore, thaws when done; the retried event then finds nothing to do.
+func TestUpgradeRacingAGlacierArchiveEndsLive(t *testing.T) {
+	for _, step := range []string{archive.StepMarked, archive.StepDropped} {
+		t.Run("upgrade and restore event after "+step, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacier)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			other := *e.svc // the upgrade and the thaw function: no crash hook
+			var up archive.Upgraded
+			var thawErr error
+			var key string
+			e.svc.SetCrash(func(s string) error {
+				if s != step {
+					return nil
+				}
+				var err error
+				if up, err = other.Upgrade(e.ctx, "free"); err != nil {
+					return err
+				}
+				key = e.sessionOf("free", sid).ArchiveKey
+				_, thawErr = other.Restored(e.ctx, key)
+				return nil
+			})
+			if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Aborted {
+				t.Fatalf("archive: %q, %v", out, err)
+			}
+			if len(up.Restoring) != 1 {
+				t.Fatalf("upgrade: %+v", up)
+			}
+			e.assertLive("free", sid, jobs)
+			if n := len(e.archives("free", sid)); n != 0 {
+				t.Fatalf("%d archive objects left", n)
+			}
+			if !errors.Is(thawErr, archive.ErrNotDropped) {
+				t.Fatalf("restore event during the drop: %v, want ErrNotDropped", thawErr)
+			}
+			if th, err := e.svc.Restored(e.ctx, key); err != nil || th.Jobs != 0 {
+				t.Fatalf("retried event: %+v, %v", th, err)
 			}
 		})
 	}

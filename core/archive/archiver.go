@@ -33,8 +33,8 @@ const (
 	Done       Outcome = "archived"   // the session is archived (now or before) and its live outputs are gone
 	Premium    Outcome = "premium"    // the user is premium: results stay live (an unfinished archive was undone)
 	Incomplete Outcome = "incomplete" // jobs are left to run
-	Aborted    Outcome = "aborted"    // the user upgraded during the archive: results stay live
-	Restoring  Outcome = "restoring"  // the session is being restored: nothing to do
+	Aborted    Outcome = "aborted"    // the user upgraded during the archive: results stay live (or are live again)
+	Restoring  Outcome = "restoring"  // the session is being restored: its thaw waits for S3
 )
 
 // MetaSHA256 and MetaJobs are the archive object's user metadata: the
@@ -52,6 +52,8 @@ const OutputReads = 16
 const (
 	StepWritten  = "written"  // the archive object is written, the session still archiving
 	StepMarked   = "marked"   // the session is archived, live outputs still there
+	StepDropped  = "dropped"  // live outputs are gone, the session not yet marked so
+	StepFound    = "found"    // thaw: the session refers to the archive, not read yet
 	StepRehomed  = "rehomed"  // thaw: live outputs are back, the session still archived
 	StepFlipped  = "flipped"  // thaw: the session is live, the archive object still there
 	StepRestored = "restored" // upgrade: a restore was requested
@@ -87,7 +89,9 @@ func (s *Service) now() time.Time {
 // archive object, verifies it, marks the session archived (in one
 // transaction with a check that the user is still free) and only then
 // removes the live outputs. Any step may be repeated: a run that died is
-// finished by the next, which reuses its archive key.
+// finished by the next, which reuses its archive key. An upgrade that lands
+// after the mark leaves the thaw to the archiver if the live outputs are not
+// dropped yet (see finish).
 func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error) {
 	u, err := s.Users.Get(ctx, name)
 	if err != nil {
@@ -97,17 +101,13 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	if err != nil {
 		return "", err
 	}
-	if u.Tier == user.Premium {
-		if sess.Archive == sessionstore.Archiving {
-			return Premium, s.undo(ctx, sess)
-		}
+	switch {
+	case sess.Archive == sessionstore.Archived || sess.Archive == sessionstore.Restoring:
+		return s.finish(ctx, sess, nil)
+	case u.Tier == user.Premium && sess.Archive == sessionstore.Archiving:
+		return Premium, s.undo(ctx, sess)
+	case u.Tier == user.Premium:
 		return Premium, nil
-	}
-	switch sess.Archive {
-	case sessionstore.Restoring:
-		return Restoring, nil
-	case sessionstore.Archived:
-		return Done, s.dropLive(ctx, sess, nil)
 	}
 	if !sess.Complete() {
 		return Incomplete, nil
@@ -158,7 +158,44 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		return "", err
 	}
 	sess.Archive = sessionstore.Archived
-	return Done, s.dropLive(ctx, sess, outputs)
+	return s.finish(ctx, sess, outputs)
+}
+
+// finish drops the live outputs of a session archived or restoring, records
+// that it did, and thaws when that write shows an upgrade came first: the
+// upgrade's MarkRestoring and this MarkDropped each answer the session as
+// their write left it, so whichever of the two writes comes second sees
+// the other and thaws (both thawing, after a repeat, is harmless). A thaw
+// thus never re-homes outputs this run is still removing.
+func (s *Service) finish(ctx context.Context, sess sessionstore.Session, outputs [][]byte) (Outcome, error) {
+	if !sess.Dropped {
+		if err := s.dropLive(ctx, sess, outputs); err != nil {
+			return "", err
+		}
+		if err := s.after(StepDropped); err != nil {
+			return "", err
+		}
+		now, err := s.Store.MarkDropped(ctx, sess.User, sess.ID, sess.ArchiveKey)
+		if errors.Is(err, sessionstore.ErrArchiveState) {
+			return Aborted, nil // a repeat of this run marked it and thawed
+		}
+		if err != nil {
+			return "", err
+		}
+		sess = now
+	}
+	if sess.Archive != sessionstore.Restoring {
+		return Done, nil
+	}
+	if s3types.StorageClass(sess.ArchiveClass) == s3types.StorageClassGlacierIr {
+		_, err := s.Thaw(ctx, sess.ArchiveKey)
+		return Aborted, err
+	}
+	_, err := s.Restored(ctx, sess.ArchiveKey)
+	if errors.Is(err, ErrNotRestored) {
+		return Restoring, nil // S3's restore-completed event drives the thaw
+	}
+	return Aborted, err
 }
 
 // objects reads each job's output object from the bucket, the bytes the

@@ -40,6 +40,11 @@ func (s *Service) Thaw(ctx context.Context, key string) (Thawed, error) {
 	return s.thaw(ctx, key, false)
 }
 
+// ErrNotDropped says the archiver has not yet removed the live outputs of
+// the session: a thaw now would re-home outputs it then removes. The archiver
+// thaws when it is done; the restore-completed event is retried meanwhile.
+var ErrNotDropped = errors.New("the archiver is still removing the live outputs")
+
 // ErrNotRequested says a restore-completed event names the archive of a
 // session nobody asked to restore (its user is still free): S3 reports
 // restores it was not asked for only by mistake, and an emulator does so at
@@ -72,17 +77,25 @@ func (s *Service) thaw(ctx context.Context, key string, requested bool) (Thawed,
 		return out, nil // archiving: the archiver owns it
 	case requested && sess.Archive == sessionstore.Archived:
 		return out, fmt.Errorf("archive %s of session %s: %w", key, sid, ErrNotRequested)
+	case !sess.Dropped:
+		return out, fmt.Errorf("archive %s of session %s: %w", key, sid, ErrNotDropped)
+	}
+	if err := s.after(StepFound); err != nil {
+		return Thawed{}, err
 	}
 	body, err := s.get(ctx, key)
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
 		return Thawed{}, fmt.Errorf("%s: %w", key, ErrNotRestored)
 	}
-	if err != nil {
-		return Thawed{}, err
+	var entries []Entry
+	if err == nil {
+		entries, err = s.check(ctx, key, body)
 	}
-	entries, err := s.check(ctx, key, body)
 	if err != nil {
+		if s.thawedMeanwhile(ctx, name, sid, key) {
+			return out, nil
+		}
 		return Thawed{}, err
 	}
 	if err := s.rehome(ctx, name, sid, entries); err != nil {
@@ -102,6 +115,13 @@ func (s *Service) thaw(ctx context.Context, key string, requested bool) (Thawed,
 		out.Counts[e.State]++
 	}
 	return out, s.deleteArchive(ctx, key)
+}
+
+// thawedMeanwhile reports whether the session no longer refers to key: a
+// thaw racing this one finished first and deleted the archive under it.
+func (s *Service) thawedMeanwhile(ctx context.Context, name, sid, key string) bool {
+	now, err := s.Store.GetSession(ctx, name, sid)
+	return err == nil && now.ArchiveKey != key
 }
 
 // check decodes an archive and verifies it against the SHA-256 the
@@ -204,13 +224,16 @@ type Upgraded struct {
 	Restoring []string // sessions whose restore was requested
 	Thawed    []string // sessions made live at once (GLACIER_IR archives)
 	Undone    []string // archives in flight, undone
+	Pending   []string // GLACIER_IR archives the archiver thaws once it has dropped the live outputs
 }
 
 // Upgrade makes a user premium and brings back all their results: an
 // archive in flight is undone (the archiver's own mark would fail on the
 // tier anyway), a GLACIER_IR archive is thawed at once, any other has its
-// restore requested; ObjectRestore:Completed then drives Thaw. Repeating it
-// repeats only what is left.
+// restore requested; ObjectRestore:Completed then drives Thaw. An archive
+// whose live outputs the archiver is still dropping is marked restoring and
+// left to the archiver to thaw (Service.finish). Repeating it repeats only
+// what is left.
 func (s *Service) Upgrade(ctx context.Context, name string) (Upgraded, error) {
 	old, err := s.Users.SetTier(ctx, name, user.Premium)
 	if err != nil {
@@ -228,16 +251,24 @@ func (s *Service) Upgrade(ctx context.Context, name string) (Upgraded, error) {
 			}
 			up.Undone = append(up.Undone, sess.ID)
 		case sessionstore.Archived, sessionstore.Restoring:
+			now, err := s.Store.MarkRestoring(ctx, name, sess.ID, sess.ArchiveKey)
+			if errors.Is(err, sessionstore.ErrArchiveState) {
+				continue // thawed meanwhile (by the archiver, or a repeat of this)
+			}
+			if err != nil {
+				return up, err
+			}
 			class := s3types.StorageClass(sess.ArchiveClass)
 			if class == s3types.StorageClassGlacierIr {
+				if !now.Dropped {
+					up.Pending = append(up.Pending, sess.ID)
+					continue
+				}
 				if _, err := s.Thaw(ctx, sess.ArchiveKey); err != nil {
 					return up, err
 				}
 				up.Thawed = append(up.Thawed, sess.ID)
 				continue
-			}
-			if err := s.Store.MarkRestoring(ctx, name, sess.ID, sess.ArchiveKey); err != nil {
-				return up, err
 			}
 			if _, err := s.RequestRestore(ctx, sess.ArchiveKey, class); err != nil {
 				return up, err

@@ -10,8 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foqus-cloud/stack/core/archive"
+	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 )
@@ -161,4 +163,59 @@ func TestRestoredEventThawsOnlyARequestedRestore(t *testing.T) {
 	if th, err := e.svc.Restored(e.ctx, key); err != nil || th.Jobs != 0 {
 		t.Fatalf("duplicate event: %+v, %v", th, err)
 	}
+}
+
+// Two thaws of one archive racing each other (a retried restore event and
+// the archiver, or two deliveries) both end without error, the session live
+// and the archive gone: one interleaving per step of the first, then both
+// at once.
+func TestThawsRacingEachOtherEndLive(t *testing.T) {
+	upgraded := func(t *testing.T) (*env, string, []job.Job, string) {
+		e := newEnv(t, s3types.StorageClassGlacier)
+		e.addUser("free", user.Free)
+		sid, jobs := e.session("free", 4)
+		if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
+			t.Fatal(err)
+		}
+		key := e.sessionOf("free", sid).ArchiveKey
+		if _, err := e.svc.Upgrade(e.ctx, "free"); err != nil {
+			t.Fatal(err)
+		}
+		return e, sid, jobs, key
+	}
+	check := func(t *testing.T, e *env, sid string, jobs []job.Job) {
+		t.Helper()
+		e.assertLive("free", sid, jobs)
+		if n := len(e.archives("free", sid)); n != 0 {
+			t.Fatalf("%d archive objects left", n)
+		}
+	}
+	for _, step := range []string{archive.StepFound, archive.StepRehomed, archive.StepFlipped} {
+		t.Run("second thaw after the first's "+step, func(t *testing.T) {
+			e, sid, jobs, key := upgraded(t)
+			second := *e.svc
+			var secondErr error
+			e.svc.SetCrash(func(s string) error {
+				if s == step {
+					_, secondErr = second.Restored(e.ctx, key)
+				}
+				return nil
+			})
+			if _, err := e.svc.Restored(e.ctx, key); err != nil || secondErr != nil {
+				t.Fatalf("first thaw: %v, second: %v", err, secondErr)
+			}
+			check(t, e, sid, jobs)
+		})
+	}
+	t.Run("both at once", func(t *testing.T) {
+		e, sid, jobs, key := upgraded(t)
+		var g errgroup.Group
+		for range 2 {
+			g.Go(func() error { _, err := e.svc.Restored(e.ctx, key); return err })
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		check(t, e, sid, jobs)
+	})
 }

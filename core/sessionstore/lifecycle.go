@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -23,6 +24,9 @@ import (
 //
 // Every arrow is a conditional write naming the archive object's key, so a
 // step repeated after a crash, or a late step of a superseded run, is refused.
+// Apart from the state, MarkDropped records that the archiver has removed
+// the live outputs (archived or restoring): a thaw waits for it, since a thaw
+// before it would re-home outputs the archiver then removes.
 const (
 	Archiving = "archiving" // an archive object is being written; live outputs are the truth
 	Archived  = "archived"  // the archive object is the truth; live outputs are (being) removed
@@ -36,6 +40,7 @@ type Lifecycle struct {
 	Archive      string // "", Archiving, Archived or Restoring
 	ArchiveKey   string // the session's archive object in the session bucket
 	ArchiveClass string // its storage class
+	Dropped      bool   // the archiver removed the live outputs (MarkDropped)
 }
 
 // Complete reports whether no job of the session is left to run.
@@ -47,6 +52,7 @@ type lifecycleAttrs struct {
 	Archive      string `dynamodbav:"ArchiveState,omitempty"`
 	ArchiveKey   string `dynamodbav:"ArchiveKey,omitempty"`
 	ArchiveClass string `dynamodbav:"ArchiveClass,omitempty"`
+	Dropped      bool   `dynamodbav:"LiveDropped,omitempty"`
 }
 
 func (a lifecycleAttrs) lifecycle() Lifecycle {
@@ -169,41 +175,75 @@ func (st *Store) MarkArchived(ctx context.Context, user, sid, key string, guard 
 // AbortArchive returns an archiving session to live (the archive under key
 // is to be deleted by the caller).
 func (st *Store) AbortArchive(ctx context.Context, user, sid, key string) error {
-	return st.sessionUpdate(ctx, user, sid, "REMOVE ArchiveState, ArchiveKey, ArchiveClass", "ArchiveState = :a AND ArchiveKey = :k",
+	return st.sessionUpdate(ctx, user, sid, "REMOVE "+archiveAttrs, "ArchiveState = :a AND ArchiveKey = :k",
 		map[string]types.AttributeValue{":a": s(Archiving), ":k": s(key)})
 }
 
-// MarkRestoring notes that a restore of the archive under key was requested.
-// A session already restoring under key is left as it is.
-func (st *Store) MarkRestoring(ctx context.Context, user, sid, key string) error {
-	return st.sessionUpdate(ctx, user, sid, "SET ArchiveState = :to", "ArchiveState IN (:from, :to) AND ArchiveKey = :k",
+// MarkRestoring notes that the user wants the archive under key back (its
+// restore is requested, or a GLACIER_IR archive is thawed at once) and
+// returns the session as this write left it: Dropped false means the
+// archiver is still removing live outputs, and thaws when it is done. A
+// session already restoring under key is left as it is.
+func (st *Store) MarkRestoring(ctx context.Context, user, sid, key string) (Session, error) {
+	return st.sessionUpdateNew(ctx, user, sid, "SET ArchiveState = :to", "ArchiveState IN (:from, :to) AND ArchiveKey = :k",
 		map[string]types.AttributeValue{":to": s(Restoring), ":from": s(Archived), ":k": s(key)})
+}
+
+// MarkDropped records that the live outputs of a session archived (or
+// restoring) under key are removed, and returns the session as this write
+// left it: Restoring means an upgrade came meanwhile and did not thaw, so
+// the caller does. Repeating it is harmless.
+func (st *Store) MarkDropped(ctx context.Context, user, sid, key string) (Session, error) {
+	return st.sessionUpdateNew(ctx, user, sid, "SET LiveDropped = :yes", "ArchiveState IN (:a, :r) AND ArchiveKey = :k",
+		map[string]types.AttributeValue{":yes": &types.AttributeValueMemberBOOL{Value: true}, ":a": s(Archived), ":r": s(Restoring), ":k": s(key)})
 }
 
 // FinishThaw makes a session archived under key live again (its outputs
 // were re-homed first).
 func (st *Store) FinishThaw(ctx context.Context, user, sid, key string) error {
-	return st.sessionUpdate(ctx, user, sid, "REMOVE ArchiveState, ArchiveKey, ArchiveClass", "ArchiveState IN (:a, :r) AND ArchiveKey = :k",
+	return st.sessionUpdate(ctx, user, sid, "REMOVE "+archiveAttrs, "ArchiveState IN (:a, :r) AND ArchiveKey = :k",
 		map[string]types.AttributeValue{":a": s(Archived), ":r": s(Restoring), ":k": s(key)})
 }
 
+// archiveAttrs are the attributes a live session has none of.
+const archiveAttrs = "ArchiveState, ArchiveKey, ArchiveClass, LiveDropped"
+
 func (st *Store) sessionUpdate(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue) error {
-	if err := validSession(user, sid); err != nil {
-		return err
+	_, err := st.update(ctx, user, sid, expr, cond, values, types.ReturnValueNone)
+	return err
+}
+
+// sessionUpdateNew is sessionUpdate answering the session as the write left
+// it, read atomically with the write.
+func (st *Store) sessionUpdateNew(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue) (Session, error) {
+	out, err := st.update(ctx, user, sid, expr, cond, values, types.ReturnValueAllNew)
+	if err != nil {
+		return Session{}, err
 	}
-	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	var it sessionItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return Session{}, fmt.Errorf("session %s: %w", sid, err)
+	}
+	return it.session(), nil
+}
+
+func (st *Store) update(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue, rv types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
+	if err := validSession(user, sid); err != nil {
+		return nil, err
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
 		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK) AND (" + cond + ")"),
-		ExpressionAttributeValues: values,
+		ExpressionAttributeValues: values, ReturnValues: rv,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("session %s: %w", sid, ErrArchiveState)
+		return nil, fmt.Errorf("session %s: %w", sid, ErrArchiveState)
 	}
 	if err != nil {
-		return fmt.Errorf("update session %s: %w", sid, err)
+		return nil, fmt.Errorf("update session %s: %w", sid, err)
 	}
-	return nil
+	return out, nil
 }
 
 // SetOutput replaces the output a job item holds: output inline (nil removes
