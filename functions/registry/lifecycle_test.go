@@ -112,6 +112,11 @@ func (l *lifecycle) finishedSession(name string, n int) (string, []string) {
 	return sid, ids
 }
 
+// archiveWithin bounds the wait for an archive: the window and the archiver's
+// run, with room for a loaded CI machine running every registry test at once
+// under -race (one killed session took over 30 s there).
+const archiveWithin = 2 * time.Minute
+
 func (l *lifecycle) waitArchive(name, sid, want string, within time.Duration) sessionstore.Session {
 	l.t.Helper()
 	deadline := time.Now().Add(within)
@@ -228,8 +233,8 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("archived before the window: %s", r.Output)
 		}
 	}
-	sess := l.waitArchive("fran", fsid, sessionstore.Archived, 30*time.Second)
-	l.waitArchive("otto", osid, sessionstore.Archived, 30*time.Second)
+	sess := l.waitArchive("fran", fsid, sessionstore.Archived, archiveWithin)
+	l.waitArchive("otto", osid, sessionstore.Archived, archiveWithin)
 	head, err := l.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &l.st.SessionBucket, Key: &sess.ArchiveKey})
 	if err != nil || head.StorageClass != s3types.StorageClassGlacier {
 		t.Fatalf("archive object: %v, class %q", err, head.StorageClass)
@@ -419,7 +424,7 @@ func TestKilledFreeSessionIsArchivedThenRefusesAppendAndStart(t *testing.T) {
 	sid, ids := l.newSession("kim", 3)
 	l.ok("POST", "/session/"+sid+"/start", "kim", "", nil)
 	l.ok("POST", "/session/"+sid+"/kill", "kim", "", nil)
-	sess := l.waitArchive("kim", sid, sessionstore.Archived, 30*time.Second)
+	sess := l.waitArchive("kim", sid, sessionstore.Archived, archiveWithin)
 	if sess.Done != 3 || sess.ArchiveKey == "" {
 		t.Fatalf("killed session archived: %+v", sess.Lifecycle)
 	}
