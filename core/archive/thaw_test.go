@@ -69,19 +69,27 @@ func TestUpgradeRestoresThenThawReHomesByteEqual(t *testing.T) {
 	e.assertLive("free", sid, jobs)
 }
 
+// upgraded is a free user's GLACIER-archived session of 4 jobs whose user
+// has just upgraded (its restore requested); it returns the archive's key.
+func upgraded(t *testing.T) (*env, string, []job.Job, string) {
+	t.Helper()
+	e := newEnv(t, s3types.StorageClassGlacier)
+	e.addUser("free", user.Free)
+	sid, jobs := e.session("free", 4)
+	if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
+		t.Fatal(err)
+	}
+	key := e.sessionOf("free", sid).ArchiveKey
+	if _, err := e.svc.Upgrade(e.ctx, "free"); err != nil {
+		t.Fatal(err)
+	}
+	return e, sid, jobs, key
+}
+
 func TestThawKilledAtEachStepFinishesOnRerun(t *testing.T) {
 	for _, step := range []string{archive.StepRehomed, archive.StepFlipped} {
 		t.Run(step, func(t *testing.T) {
-			e := newEnv(t, s3types.StorageClassGlacier)
-			e.addUser("free", user.Free)
-			sid, jobs := e.session("free", 4)
-			if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
-				t.Fatal(err)
-			}
-			key := e.sessionOf("free", sid).ArchiveKey
-			if _, err := e.svc.Upgrade(e.ctx, "free"); err != nil {
-				t.Fatal(err)
-			}
+			e, sid, jobs, key := upgraded(t)
 			e.svc.SetCrash(killAt(step))
 			if _, err := e.svc.Thaw(e.ctx, key); !errors.Is(err, errKilled) {
 				t.Fatalf("killed thaw: %v", err)
@@ -170,19 +178,6 @@ func TestRestoredEventThawsOnlyARequestedRestore(t *testing.T) {
 // and the archive gone: one interleaving per step of the first, then both
 // at once.
 func TestThawsRacingEachOtherEndLive(t *testing.T) {
-	upgraded := func(t *testing.T) (*env, string, []job.Job, string) {
-		e := newEnv(t, s3types.StorageClassGlacier)
-		e.addUser("free", user.Free)
-		sid, jobs := e.session("free", 4)
-		if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
-			t.Fatal(err)
-		}
-		key := e.sessionOf("free", sid).ArchiveKey
-		if _, err := e.svc.Upgrade(e.ctx, "free"); err != nil {
-			t.Fatal(err)
-		}
-		return e, sid, jobs, key
-	}
 	check := func(t *testing.T, e *env, sid string, jobs []job.Job) {
 		t.Helper()
 		e.assertLive("free", sid, jobs)
