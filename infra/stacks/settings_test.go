@@ -40,13 +40,16 @@ func customStage(base config.Stage) config.Stage {
 	return st
 }
 
-// workerConfig is the worker's SSM config of tmpl, intrinsics as "TOKEN".
-func workerConfig(t *testing.T, tmpl template) map[string]any {
+// workerConfig is the worker's SSM config of s (the parameter its stage's
+// workers read, resource.WorkerConfigSSM), intrinsics as "TOKEN".
+func workerConfig(t *testing.T, s *synthesized) map[string]any {
 	t.Helper()
-	for _, p := range tmpl.ofType("AWS::SSM::Parameter") {
-		if !strings.HasSuffix(fmt.Sprint(p.Properties["Name"]), "/worker/config") {
+	name := fmt.Sprintf(resource.WorkerConfigSSM, s.stage.Config.Name)
+	for _, p := range s.svc.ofType("AWS::SSM::Parameter") {
+		if p.Properties["Name"] != name {
 			continue
 		}
+		// Stitch the Fn::Join with a placeholder for each intrinsic.
 		var sb strings.Builder
 		parts, _ := path(p.Properties["Value"], "Fn::Join", 1).([]any)
 		for _, part := range parts {
@@ -62,7 +65,7 @@ func workerConfig(t *testing.T, tmpl template) map[string]any {
 		}
 		return cfg
 	}
-	t.Fatal("no worker config parameter")
+	t.Fatalf("no SSM parameter %s", name)
 	return nil
 }
 
@@ -87,7 +90,7 @@ func TestRetentionIsOneStageSetting(t *testing.T) {
 		if writers == 0 {
 			t.Fatalf("%s: no function on FOQUS_Resources", st.Name)
 		}
-		if got := workerConfig(t, s.svc)["retentionDays"]; got != float64(st.DataExpirationDays) {
+		if got := workerConfig(t, s)["retentionDays"]; got != float64(st.DataExpirationDays) {
 			t.Errorf("%s: worker config retentionDays %v, want %d", st.Name, got, st.DataExpirationDays)
 		}
 		found := false
@@ -134,7 +137,7 @@ func TestDrainHookTimeoutHasOneOwner(t *testing.T) {
 		if hooks != 1 {
 			t.Errorf("%s: %d drain hooks, want 1", s.stage.Config.Name, hooks)
 		}
-		if got := workerConfig(t, s.svc)["drainHookSeconds"]; got != float64(want) {
+		if got := workerConfig(t, s)["drainHookSeconds"]; got != float64(want) {
 			t.Errorf("%s: worker config drainHookSeconds %v, want the hook's %d", s.stage.Config.Name, got, want)
 		}
 	}

@@ -720,40 +720,16 @@ func TestWorkerFleet(t *testing.T) {
 
 // The worker config parameter is resource.WorkerConfig as JSON, every field set.
 func TestWorkerConfigParameter(t *testing.T) {
-	st := dev.stage.Config
-	var found bool
-	for _, p := range dev.svc.ofType("AWS::SSM::Parameter") {
-		if p.Properties["Name"] != fmt.Sprintf(resource.WorkerConfigSSM, st.Name) {
-			continue
-		}
-		found = true
-		// Stitch the Fn::Join with a placeholder for each intrinsic.
-		var sb strings.Builder
-		parts, _ := path(p.Properties["Value"], "Fn::Join", 1).([]any)
-		for _, part := range parts {
-			if s, ok := part.(string); ok {
-				sb.WriteString(s)
-			} else {
-				sb.WriteString("TOKEN")
-			}
-		}
-		var cfg map[string]any
-		if err := json.Unmarshal([]byte(sb.String()), &cfg); err != nil {
-			t.Fatalf("worker config is not JSON: %v: %s", err, sb.String())
-		}
-		fields := reflect.TypeOf(resource.WorkerConfig{})
-		for i := range fields.NumField() {
-			tag := strings.Split(fields.Field(i).Tag.Get("json"), ",")[0]
-			if v := cfg[tag]; v == nil || v == "" || v == float64(0) {
-				t.Errorf("worker config %q is empty", tag)
-			}
-		}
-		if cfg["stage"] != st.Name {
-			t.Errorf("worker config stage %v", cfg["stage"])
+	cfg := workerConfig(t, dev)
+	fields := reflect.TypeOf(resource.WorkerConfig{})
+	for i := range fields.NumField() {
+		tag := strings.Split(fields.Field(i).Tag.Get("json"), ",")[0]
+		if v := cfg[tag]; v == nil || v == "" || v == float64(0) {
+			t.Errorf("worker config %q is empty", tag)
 		}
 	}
-	if !found {
-		t.Errorf("no SSM parameter %s", fmt.Sprintf(resource.WorkerConfigSSM, st.Name))
+	if cfg["stage"] != dev.stage.Config.Name {
+		t.Errorf("worker config stage %v", cfg["stage"])
 	}
 }
 
