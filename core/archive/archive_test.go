@@ -305,3 +305,42 @@ func TestUpgradeFinishesADropNoRunWillFinish(t *testing.T) {
 		})
 	}
 }
+
+// A run that read the session live, then found another run had archived it
+// meanwhile, finishes what that run left (nothing, once it is done), and is
+// sent away while the other still holds the session.
+func TestARunThatReadTheSessionBeforeAnotherArchivedItFinishes(t *testing.T) {
+	for _, other := range []string{"done", "dropping"} {
+		t.Run("other run "+other, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacier)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			first := *e.svc
+			if other == "dropping" {
+				first.SetCrash(killAt(archive.StepMarked)) // it dies holding the lease
+			}
+			e.svc.SetCrash(func(s string) error {
+				if s == archive.StepRead {
+					_, _ = first.Archive(e.ctx, "free", sid)
+				}
+				return nil
+			})
+			out, err := e.svc.Archive(e.ctx, "free", sid)
+			var le *sessionstore.LeaseError
+			switch {
+			case other == "done" && (err != nil || out != archive.Done):
+				t.Fatalf("late run: %q, %v, want it done", out, err)
+			case other == "dropping" && !errors.As(err, &le):
+				t.Fatalf("late run: %q, %v, want a LeaseError", out, err)
+			}
+			if other == "dropping" {
+				e.svc.SetCrash(nil)
+				e.redelivered()
+				if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Done {
+					t.Fatalf("redelivery: %q, %v", out, err)
+				}
+			}
+			e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+		})
+	}
+}

@@ -59,6 +59,7 @@ const (
 
 // Steps after which a run may die; Service.crash (tests) stops a run there.
 const (
+	StepRead     = "read"     // the session is read and due, not claimed yet
 	StepWritten  = "written"  // the archive object is written, the session still archiving
 	StepMarked   = "marked"   // the session is archived, live outputs still there
 	StepDropped  = "dropped"  // live outputs are gone, the session not yet marked so
@@ -125,9 +126,25 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	if !sess.Complete() {
 		return Incomplete, nil
 	}
-	if sess, err = s.Store.ClaimArchive(ctx, name, sid, Key(name, sid, uuid.NewString()), string(s.Settings.StorageClass), l); err != nil {
+	if err := s.after(StepRead); err != nil {
 		return "", err
 	}
+	claimed, err := s.Store.ClaimArchive(ctx, name, sid, Key(name, sid, uuid.NewString()), string(s.Settings.StorageClass), l)
+	if errors.Is(err, sessionstore.ErrArchiveState) {
+		// Another run archived it since it was read: finish what that run left.
+		now, gerr := s.Store.GetSession(ctx, name, sid)
+		if gerr != nil {
+			return "", gerr
+		}
+		if now.Archive == sessionstore.Archived || now.Archive == sessionstore.Restoring {
+			return s.finish(ctx, now, nil, l)
+		}
+		return "", err
+	}
+	if err != nil {
+		return "", err
+	}
+	sess = claimed
 	jobs, err := s.Store.Jobs(ctx, name, sid)
 	if err != nil {
 		return "", err

@@ -174,15 +174,15 @@ func (st *Store) MarkNotified(ctx context.Context, user, sid string, done int64)
 // ClaimArchive starts an archive of a complete, live session under key, or
 // resumes one that a crashed run started (the session then keeps its first
 // key, which it returns), and takes the session's lease for l. It refuses a
-// session with jobs left to run or already past archiving (ErrArchiveState),
-// and one whose lease another run holds (LeaseError).
+// session whose lease another run holds (LeaseError), and one with jobs left
+// to run or already past archiving (ErrArchiveState).
 func (st *Store) ClaimArchive(ctx context.Context, user, sid, key, class string, l Lease) (Session, error) {
 	values := map[string]types.AttributeValue{":a": s(Archiving), ":k": s(key), ":c": s(class)}
 	cond := "Done >= Jobs AND (attribute_not_exists(ArchiveState) OR (ArchiveState = :a AND " + leaseFree(l, values) + "))"
 	sess, old, err := st.updateSession(ctx, user, sid,
 		"SET ArchiveState = :a, ArchiveKey = if_not_exists(ArchiveKey, :k), ArchiveClass = if_not_exists(ArchiveClass, :c), LeaseRun = :run, LeaseUntil = :until",
 		cond, values)
-	if old != nil && old.Archive == Archiving {
+	if old != nil {
 		if lerr := heldByOther(old, sid, l); lerr != nil {
 			return Session{}, lerr
 		}
