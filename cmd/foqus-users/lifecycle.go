@@ -94,6 +94,9 @@ func lifecycle(ctx context.Context, cfg aws.Config, users *user.Store, f tierFla
 		return fmt.Errorf("upgrade needs the session bucket: --session-bucket or %s", resource.EnvSessionBucket)
 	}
 	svc := &archive.Service{Store: store, Users: users, S3: awsconf.NewS3(cfg), Bucket: *f.bucket, Settings: settings}
+	if *f.archiveQueue != "" { // each restore is followed there (archive.RestoreWatch)
+		svc.Watches = &archive.Queue{SQS: sqs.NewFromConfig(cfg), URL: *f.archiveQueue}
+	}
 	up, err := svc.Upgrade(ctx, name)
 	if err != nil {
 		return err

@@ -47,17 +47,7 @@ func TestTierAndNoticeCommands(t *testing.T) {
 	}
 	// A finished session of a premium user: downgrade schedules it.
 	store := sessionstore.New(db, st.ResourcesTable)
-	sid := uuid.NewString()
-	jobs, err := store.Append(ctx, "dora", sid, []sessionstore.NewJob{{Simulation: "s", Input: []byte(`{}`)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Finish(ctx, jobs[0].Key(), sessionstore.Finish{State: job.Error, Message: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.CountFinished(ctx, jobs[0].Key()); err != nil {
-		t.Fatal(err)
-	}
+	sid := finishedSession(t, store, "dora")
 	if out, err := cli("downgrade", "dora"); err != nil || !strings.Contains(out, "downgraded dora (was premium): 1 finished sessions scheduled") {
 		t.Fatalf("downgrade: %q, %v", out, err)
 	}
@@ -136,17 +126,7 @@ func TestTierCommandsReadTheStageFromItsArchiverFunction(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := sessionstore.New(db, st.ResourcesTable)
-	sid := uuid.NewString()
-	jobs, err := store.Append(ctx, "fay", sid, []sessionstore.NewJob{{Simulation: "s", Input: []byte(`{}`)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Finish(ctx, jobs[0].Key(), sessionstore.Finish{State: job.Error, Message: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.CountFinished(ctx, jobs[0].Key()); err != nil {
-		t.Fatal(err)
-	}
+	sid := finishedSession(t, store, "fay")
 	if out, err := cli("downgrade", "fay"); err != nil || !strings.Contains(out, "1 finished sessions scheduled") {
 		t.Fatalf("downgrade: %q, %v", out, err)
 	}
@@ -161,6 +141,25 @@ func TestTierCommandsReadTheStageFromItsArchiverFunction(t *testing.T) {
 	if out, err := cli("upgrade", "fay"); err != nil || !strings.Contains(out, "1 sessions restoring (tier Standard)") {
 		t.Fatalf("upgrade: %q, %v", out, err)
 	}
+}
+
+// finishedSession is a session of name with one job, ended and counted:
+// nothing left to run.
+func finishedSession(t *testing.T, store *sessionstore.Store, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	sid := uuid.NewString()
+	jobs, err := store.Append(ctx, name, sid, []sessionstore.NewJob{{Simulation: "s", Input: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Finish(ctx, jobs[0].Key(), sessionstore.Finish{State: job.Error, Message: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CountFinished(ctx, jobs[0].Key()); err != nil {
+		t.Fatal(err)
+	}
+	return sid
 }
 
 // zipOf is a function package holding one file.

@@ -77,6 +77,9 @@ type Service struct {
 	Bucket   string
 	Settings Settings
 	Now      func() time.Time
+	// Watches, when set, is the archive queue: each restore Upgrade asks
+	// for is followed there (RestoreWatch).
+	Watches *Queue
 
 	crash func(step string) error // a test's stand-in for a process dying after step
 }

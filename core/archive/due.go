@@ -21,11 +21,13 @@ const MaxDelay = 900 * time.Second
 
 // Notice is the archive queue's message: a session had no job left to run
 // at Finished. The first one (Notify) also asks for the completion e-mail.
+// A notice with Restore instead follows a restore of the session's archive.
 type Notice struct {
-	User     string `json:"user"`
-	Session  string `json:"session"`
-	Finished int64  `json:"finished"` // unix seconds
-	Notify   bool   `json:"notify,omitempty"`
+	User     string        `json:"user"`
+	Session  string        `json:"session"`
+	Finished int64         `json:"finished,omitempty"` // unix seconds
+	Notify   bool          `json:"notify,omitempty"`
+	Restore  *RestoreWatch `json:"restore,omitempty"`
 }
 
 // DecodeNotice parses and validates an archive-queue message body.
@@ -39,6 +41,12 @@ func DecodeNotice(body string) (Notice, error) {
 	}
 	if err := objectkey.ID(n.Session); err != nil {
 		return Notice{}, fmt.Errorf("archive notice: %w", err)
+	}
+	if n.Restore != nil {
+		if err := n.Restore.validate(n.User, n.Session); err != nil {
+			return Notice{}, err
+		}
+		return n, nil
 	}
 	if n.Finished <= 0 {
 		return Notice{}, fmt.Errorf("archive notice for session %s has no finish time", n.Session)

@@ -295,7 +295,11 @@ func (s *Service) bringBack(ctx context.Context, sess sessionstore.Session, up *
 		up.Thawed = append(up.Thawed, sess.ID)
 		return nil
 	}
-	if _, err := s.RequestRestore(ctx, sess.ArchiveKey, class); err != nil {
+	r, err := s.RequestRestore(ctx, sess.ArchiveKey, class)
+	if err != nil {
+		return err
+	}
+	if err := s.watch(ctx, now, r); err != nil {
 		return err
 	}
 	if err := s.after(StepRestored); err != nil {

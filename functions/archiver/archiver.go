@@ -54,6 +54,9 @@ func (h *Handler) handle(ctx context.Context, body string) error {
 	if err != nil {
 		return err
 	}
+	if n.Restore != nil {
+		return h.watch(ctx, n)
+	}
 	u, err := h.Service.Users.Get(ctx, n.User)
 	if err != nil {
 		return err
@@ -84,6 +87,33 @@ func (h *Handler) handle(ctx context.Context, body string) error {
 		slog.InfoContext(ctx, "archive", "user", n.User, "session", n.Session, "outcome", out)
 	}
 	return err
+}
+
+// watch looks at the restore a notice follows and sends it on while the
+// restore runs; one past its tier's SLA is logged as LogRestoreOverdue, which
+// the stage's restore-stuck alarm counts.
+func (h *Handler) watch(ctx context.Context, n archive.Notice) error {
+	res, err := h.Service.WatchRestore(ctx, n.User, n.Session, *n.Restore)
+	if err != nil {
+		return err
+	}
+	switch res.Outcome {
+	case archive.WatchThawed:
+		slog.InfoContext(ctx, "restore thawed without its event", "user", n.User, "session", n.Session, "key", n.Restore.Key)
+		if res.Thawed.Jobs > 0 {
+			if _, err := h.Notifier.Send(ctx, n.User, notify.Restored(n.Session, res.Thawed.Counts)); err != nil {
+				slog.WarnContext(ctx, "restore notice not sent", "user", n.User, "err", err)
+			}
+		}
+		return nil
+	case archive.WatchDone:
+		return nil
+	case archive.WatchOverdue:
+		slog.ErrorContext(ctx, archive.LogRestoreOverdue, "user", n.User, "session", n.Session, "key", n.Restore.Key,
+			"tier", n.Restore.Tier, "requested", time.Unix(n.Restore.Requested, 0).UTC())
+	}
+	n.Restore = &res.Next
+	return h.Queue.Send(ctx, n, res.Again)
 }
 
 // notify mails the completion notice once per completion: the session's

@@ -55,8 +55,9 @@ var IAMActions = map[string]map[string]string{
 	}),
 	api.FnArchiver: with(resourcesWrite, lifecycleObjects, map[string]string{
 		"dynamodb:ConditionCheckItem": "core/sessionstore archive mark: holds only while the user is free (transaction condition)",
-		"sqs:SendMessage":             "core/archive.Archiver (re-enqueued until due)",
-		"ses:SendEmail":               "functions/notify (the archive notice)",
+		"sqs:SendMessage":             "functions/archiver (notices re-enqueued until due, restore watches sent on)",
+		"s3:RestoreObject":            "core/archive.WatchRestore (a restore S3 has no record of is asked for again)",
+		"ses:SendEmail":               "functions/notify (the archive and restore notices)",
 	}),
 	api.FnThaw: with(resourcesWrite, lifecycleObjects, map[string]string{
 		"ses:SendEmail": "functions/notify (the restore notice)",

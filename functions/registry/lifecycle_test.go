@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ type lifecycle struct {
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
-	e := newEnv(t)
+	l := quietLifecycle(t)
+	e := l.env
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for _, q := range []struct {
@@ -56,12 +58,11 @@ func newLifecycle(t *testing.T) *lifecycle {
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), WaitSeconds: 1}
 		go func() { _ = p.Run(ctx) }()
 	}
-	c := awsconf.NewS3(e.st.Config)
 	arn, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &e.st.ThawQueueURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+	if _, err := l.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 		Bucket: &e.st.SessionBucket,
 		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
 			QueueArn: aws.String(arn.Attributes["QueueArn"]), Events: []s3types.Event{"s3:ObjectRestore:Completed"},
@@ -69,10 +70,18 @@ func newLifecycle(t *testing.T) *lifecycle {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// quietLifecycle is a lifecycle stack with no event source running: the
+// test hands the functions their messages.
+func quietLifecycle(t *testing.T) *lifecycle {
+	e := newEnv(t)
 	set, err := archive.SettingsFromEnv(e.st.Env())
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := awsconf.NewS3(e.st.Config)
 	svc := &archive.Service{Store: e.store, Users: e.users, S3: c, Bucket: e.st.SessionBucket, Settings: set}
 	return &lifecycle{env: e, s3: c, svc: svc}
 }
@@ -132,6 +141,23 @@ func (l *lifecycle) waitArchive(name, sid, want string, within time.Duration) se
 			l.t.Fatalf("session %s archive state %q after %s, want %q", sid, s.Archive, within, want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// outputsBack checks each job's output object is back, byte-equal to what
+// the worker wrote.
+func (l *lifecycle) outputsBack(name, sid string, ids []string) {
+	l.t.Helper()
+	for i, id := range ids {
+		obj, err := l.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &l.st.SessionBucket, Key: aws.String(objectkey.JobOutput(name, sid, id))})
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		b, _ := io.ReadAll(obj.Body)
+		_ = obj.Body.Close()
+		if string(b) != workerOutput(i) {
+			l.t.Fatalf("job %d: re-homed output %q, want what the worker wrote %q", i, b, workerOutput(i))
+		}
 	}
 }
 
@@ -320,17 +346,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("not thawed within 30 s of the event: %+v", s.Lifecycle)
 		}
 	}
-	for i, id := range fids {
-		obj, err := l.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &l.st.SessionBucket, Key: aws.String(objectkey.JobOutput("fran", fsid, id))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(obj.Body)
-		_ = obj.Body.Close()
-		if string(b) != workerOutput(i) {
-			t.Fatalf("re-homed output %q, want what the worker wrote %q", b, workerOutput(i))
-		}
-	}
+	l.outputsBack("fran", fsid, fids)
 	for _, r := range l.page("fran", fsid) {
 		if _, out := foqusReads(t, r); out[jobview.ArchivedKey] != nil || out["output"] == nil {
 			t.Fatalf("thawed record output %s", r.Output)
@@ -458,8 +474,8 @@ func TestKilledFreeSessionIsArchivedThenRefusesAppendAndStart(t *testing.T) {
 // lease ends, and the session is left to the run holding it.
 func TestArchiveNoticeHeldByAnotherRunComesBackWhenItsLeaseEnds(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t) // no event source: the test hands the archiver its message
-	l := &lifecycle{env: e, s3: awsconf.NewS3(e.st.Config)}
+	l := quietLifecycle(t)
+	e := l.env
 	l.user("lee", user.Free, "", false)
 	sid, _ := l.finishedSession("lee", 2)
 	ctx := context.Background()
@@ -488,5 +504,85 @@ func TestArchiveNoticeHeldByAnotherRunComesBackWhenItsLeaseEnds(t *testing.T) {
 	}
 	if s, err := e.store.GetSession(ctx, "lee", sid); err != nil || s.Archive != sessionstore.Archiving || s.LeaseRun != lease.Run {
 		t.Fatalf("session %+v, %v: want it left to the run holding it", s.Lifecycle, err)
+	}
+}
+
+// lockedBuffer is a log sink safe for the functions' goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The archiver follows every restore an upgrade asks for: one still running
+// past its tier's SLA is logged as overdue (the line the stage's
+// restore-stuck alarm counts, functions' JSON log) and looked at again; one
+// that finished while its event never reached thaw is thawed, and mailed.
+// Not parallel: it holds moto's restores, which every test shares.
+func TestArchiverFollowsRestores(t *testing.T) {
+	l := quietLifecycle(t)
+	ctx := context.Background()
+	var logs lockedBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil))) // as registry.Serve logs in Lambda
+	t.Cleanup(func() { slog.SetDefault(old) })
+	l.user("wes", user.Free, "wes@example.org", false)
+	sid, ids := l.finishedSession("wes", 2)
+	if out, err := l.svc.Archive(ctx, "wes", sid); err != nil || out != archive.Done {
+		t.Fatalf("archive: %q, %v", out, err)
+	}
+	l.drain(l.st.ArchiveQueueURL, 1, 2) // the completion notice, not handed on (no completion mail)
+	store := l.svc.Store
+	sess, err := store.GetSession(ctx, "wes", sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTransition(t, map[string]any{"progression": "manual", "times": 3})
+	t.Cleanup(func() { setTransition(t, map[string]any{"progression": "immediate"}) })
+	if up, err := l.svc.Upgrade(ctx, "wes"); err != nil || len(up.Restoring) != 1 {
+		t.Fatalf("upgrade: %+v, %v", up, err)
+	}
+	look := func(requested time.Time) {
+		t.Helper()
+		body, _ := json.Marshal(archive.Notice{User: "wes", Session: sid, Restore: &archive.RestoreWatch{Key: sess.ArchiveKey, Tier: "Expedited", Requested: requested.Unix()}})
+		resp, err := l.set.Archiver(ctx, sqsEvent([]sqstypes.Message{{MessageId: aws.String("w"), Body: aws.String(string(body))}}))
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("archiver: %v, %v", resp.BatchItemFailures, err)
+		}
+	}
+	look(time.Now().Add(-time.Hour))
+	var line struct{ Level, Msg, Session, Key, Tier string }
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, sid) && json.Unmarshal([]byte(l), &line) == nil && line.Msg == archive.LogRestoreOverdue {
+			break
+		}
+	}
+	if line.Level != "ERROR" || line.Msg != archive.LogRestoreOverdue || line.Key != sess.ArchiveKey || line.Tier != "Expedited" {
+		t.Fatalf("overdue restore logged as %+v; log:\n%s", line, logs.String())
+	}
+	attrs, err := l.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &l.st.ArchiveQueueURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil || attrs.Attributes["ApproximateNumberOfMessagesDelayed"] != "1" {
+		t.Fatalf("archive queue %v, %v: want the watch sent on", attrs.Attributes, err)
+	}
+	setTransition(t, map[string]any{"progression": "immediate"})
+	look(time.Now())
+	if s, err := store.GetSession(ctx, "wes", sid); err != nil || s.Archive != "" {
+		t.Fatalf("session after the look at a finished restore: %+v, %v", s.Lifecycle, err)
+	}
+	l.outputsBack("wes", sid, ids)
+	if m := l.mailsTo("wes@example.org"); len(m) != 1 || !strings.Contains(m[0].Subject, "restored") || !strings.Contains(m[0].Body, "success 2") {
+		t.Fatalf("mails to wes: %+v, want the restore notice with its counts", m)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/resource"
+	"github.com/foqus-cloud/stack/infra/constructs/functions"
 	"github.com/foqus-cloud/stack/infra/constructs/lifecycle"
 )
 
@@ -92,6 +93,30 @@ func TestLifecycleIsWiredWithNativeResources(t *testing.T) {
 		if !alarms["foqus-dev-"+id] {
 			t.Errorf("alarm %s missing or without an action", id)
 		}
+	}
+	// restore-stuck counts the archiver's overdue-restore log lines.
+	var stuck cfnResource
+	for _, a := range tmpl.ofType("AWS::CloudWatch::Alarm") {
+		if a.Properties["AlarmName"] == "foqus-dev-restore-stuck" {
+			stuck = a
+		}
+	}
+	filters := tmpl.ofType("AWS::Logs::MetricFilter")
+	found := false
+	for _, f := range filters {
+		tr := path(f.Properties, "MetricTransformations", 0)
+		if path(tr, "MetricName") != stuck.Properties["MetricName"] || path(tr, "MetricNamespace") != stuck.Properties["Namespace"] {
+			continue
+		}
+		found = true
+		if f.Properties["LogGroupName"] != functions.LogGroupName(resource.Name(api.FnArchiver, "dev")) ||
+			!strings.Contains(fmt.Sprint(f.Properties["FilterPattern"]), `$.msg = "`+archive.LogRestoreOverdue+`"`) ||
+			!mentions(f.DependsOn, fns[resource.Name(api.FnArchiver, "dev")]) {
+			t.Errorf("restore-stuck filter %v (depends on %v): want the archiver's %q lines, after its function", f.Properties, f.DependsOn, archive.LogRestoreOverdue)
+		}
+	}
+	if !found || stuck.Properties["Statistic"] != "Sum" {
+		t.Errorf("restore-stuck alarm %v reads no metric filter", stuck.Properties)
 	}
 	// Only the archiver and thaw may send mail, from the sender identity only.
 	sends := 0

@@ -221,6 +221,9 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 		if WritesSessions[name] { // archives written and verified, outputs re-homed or removed
 			objects(fn, p.SessionBucket, "s3:PutObject", "s3:DeleteObject")
 		}
+		if name == api.FnArchiver { // its restore watch asks again for a restore S3 has no record of
+			objects(fn, p.SessionBucket, "s3:RestoreObject")
+		}
 		return *p.SessionBucket.BucketName(), nil
 	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
 		return strconv.Itoa(p.Stage.DataExpirationDays), nil

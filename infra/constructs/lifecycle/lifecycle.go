@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -145,12 +146,31 @@ func (l *Lifecycle) Attach(fns map[string]awslambda.IFunction, alert awssns.ITop
 		l.ArchiveDLQ.MetricApproximateNumberOfMessagesVisible(period), 0)
 	alarm("thaw-dlq-not-empty", "a restore event failed five times: an upgraded user's results are not back",
 		l.ThawDLQ.MetricApproximateNumberOfMessagesVisible(period), 0)
-	// A restore event that thaw cannot finish (the archive is not readable
-	// yet, or thaw keeps failing) stays on the thaw queue: older than the
-	// restore tier's SLA means the restore is stuck.
+	// A restore past its tier's SLA: the archiver's restore watch looks at
+	// every restore requested when its SLA is due and logs the overdue ones.
 	sla := archive.RestoreSLA(l.Settings.StorageClass, l.Settings.RestoreTier)
-	alarm("restore-stuck", fmt.Sprintf("a restore event waits longer than the %s SLA of %s restores from %s", sla, l.Settings.RestoreTier, l.Settings.StorageClass),
-		l.ThawQueue.MetricApproximateAgeOfOldestMessage(period), max(sla.Seconds(), 300))
+	alarm("restore-stuck", fmt.Sprintf("a restore runs past its tier's SLA (%s for %s restores from %s): an upgraded user's results are not back", sla, l.Settings.RestoreTier, l.Settings.StorageClass),
+		l.overdueRestores(fns[api.FnArchiver], stage), 0)
+}
+
+// OverdueNamespace holds the count of restores past their SLA.
+const OverdueNamespace = "FOQUS/Lifecycle"
+
+// overdueRestores counts the archiver's archive.LogRestoreOverdue lines
+// (slog's JSON msg field), a metric named for the stage.
+func (l *Lifecycle) overdueRestores(archiver awslambda.IFunction, stage string) awscloudwatch.Metric {
+	name := resource.Name(api.FnArchiver, stage)
+	// The group functions.New declares for the archiver; the filter follows the function, and so the group.
+	logs := awslogs.LogGroup_FromLogGroupName(l.Construct, jsii.String("ArchiverLogs"), jsii.String(functions.LogGroupName(name)))
+	mf := awslogs.NewMetricFilter(l.Construct, jsii.String("RestoreOverdue"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(archive.LogRestoreOverdue)),
+		MetricNamespace: jsii.String(OverdueNamespace),
+		MetricName:      jsii.String("restore-overdue-" + stage),
+		MetricValue:     jsii.String("1"),
+	})
+	mf.Node().AddDependency(archiver)
+	return mf.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(30)), Statistic: jsii.String("Sum")}) // two looks of a watch (MaxDelay apart): no gap between periods
 }
 
 // Env is the tier settings as the functions' environment (resource.Env*).
