@@ -410,10 +410,13 @@ func TestIAMHasNoWildcardActionsAndStarResourcesOnlyWhereUnscopable(t *testing.T
 
 // The worker role can do its job and no more than the listed actions.
 func TestWorkerRoleGrants(t *testing.T) {
+	// The role of the workers' launch template's instance profile (the image
+	// pipeline's build instances have an EC2 role of their own).
 	roleID := ""
-	for id, r := range dev.svc.ofType("AWS::IAM::Role") {
-		if mentions(r.Properties["AssumeRolePolicyDocument"], "ec2.amazonaws.com") {
-			roleID = id
+	for _, lt := range dev.svc.ofType("AWS::EC2::LaunchTemplate") {
+		profile, _ := path(lt.Properties, "LaunchTemplateData", "IamInstanceProfile", "Arn", "Fn::GetAtt", 0).(string)
+		if p, ok := dev.svc.Resources[profile]; ok && p.Type == "AWS::IAM::InstanceProfile" {
+			roleID = refOf(path(p.Properties, "Roles", 0))
 		}
 	}
 	if roleID == "" {
