@@ -185,7 +185,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
+	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Timeouts: map[string]time.Duration{}, Log: o.Log}
 	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Log: o.Log}
 	// The listener first: the monitor's pushes go to its Management API.
 	ln, err := net.Listen("tcp", o.Addr)
@@ -224,6 +224,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		for k, v := range f.Env {
 			s.Env[k] = v
 		}
+		gw.Timeouts[name] = f.Timeout
 		// Each handler sees only its own function's environment, and its
 		// requests are counted apart.
 		cfg, calls := s.Config.Copy(), &atomic.Int64{}
@@ -267,7 +268,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := s.startProcessors(runCtx, queueFns); err != nil {
+	if err := s.startProcessors(runCtx, queueFns, fns); err != nil {
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -303,8 +304,9 @@ func (s *Stack) createUser(ctx context.Context) error {
 	return nil
 }
 
-// startProcessors runs each of the template's SQS event source mappings.
-func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.UpdatesFunc) error {
+// startProcessors runs each of the template's SQS event source mappings,
+// each batch under its function's deployed Timeout.
+func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.UpdatesFunc, deployed map[string]deploy.Function) error {
 	maps, err := s.Deployed.QueueMappings(ctx)
 	if err != nil {
 		return err
@@ -321,7 +323,8 @@ func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.Upd
 		}
 		p := &eventsource.Poller{
 			SQS: q, QueueURL: m.QueueURL, QueueARN: arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
-			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Log: s.opts.Log, WaitSeconds: 1,
+			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Timeout: deployed[m.Function].Timeout,
+			Log: s.opts.Log, WaitSeconds: 1,
 		}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = p.Run(ctx) }()

@@ -28,7 +28,10 @@ type Poller struct {
 	BatchSize      int
 	ReportFailures bool
 	Handler        registry.UpdatesFunc
-	Log            *slog.Logger
+	// Timeout is the function's: each batch runs under it, as Lambda gives
+	// an invocation its function's Timeout (zero: no deadline).
+	Timeout time.Duration
+	Log     *slog.Logger
 	// WaitSeconds is the long-poll wait; short enough that a stop is quick.
 	WaitSeconds int32
 }
@@ -45,6 +48,16 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// invoke runs the handler on one batch under the function's deadline.
+func (p *Poller) invoke(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	return p.Handler(ctx, ev)
 }
 
 func (p *Poller) poll(ctx context.Context) error {
@@ -68,7 +81,7 @@ func (p *Poller) poll(ctx context.Context) error {
 			EventSource: "aws:sqs", EventSourceARN: p.QueueARN, AWSRegion: "us-east-1",
 		}
 	}
-	resp, err := p.Handler(ctx, ev)
+	resp, err := p.invoke(ctx, ev)
 	if err != nil {
 		return err // the whole batch comes back after its visibility timeout
 	}
