@@ -63,6 +63,11 @@ type Options struct {
 	// https (and, later, wss) with a certificate it signs; empty serves
 	// plain http.
 	TLSDir string
+	// Env overrides variables of the deployed functions' environments, for
+	// the functions that have them: a test's seconds-long free result window
+	// (resource.EnvFreeWindow) in place of the stage's minutes, cdk.json
+	// unchanged.
+	Env map[string]string
 }
 
 // Stack is the running local cloud.
@@ -220,6 +225,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		f, ok := fns[resource.Name(name, o.Stage)]
 		if !ok {
 			return nil, fmt.Errorf("function %s is not in the deployed stack", resource.Name(name, o.Stage))
+		}
+		for k, v := range o.Env {
+			if _, ok := f.Env[k]; ok {
+				f.Env[k] = v
+			}
 		}
 		for k, v := range f.Env {
 			s.Env[k] = v
