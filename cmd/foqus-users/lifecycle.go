@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/resource"
@@ -21,17 +25,19 @@ import (
 )
 
 // tierFlags name what upgrade and downgrade reach besides the users table:
-// the stage's session store and bucket (make dev prints them), and the
-// archive queue for sessions a downgrade makes due.
+// the stage's session store and bucket, and the archive queue for sessions a
+// downgrade makes due. Unset, they and the tier settings are the stage's
+// archiver function's own environment (stageEnv).
 type tierFlags struct {
 	resources, bucket, archiveQueue *string
+	stage                           string
 }
 
 func lifecycleFlags(fs *flag.FlagSet) tierFlags {
 	return tierFlags{
-		resources:    fs.String("resources-table", os.Getenv(resource.EnvResourcesTable), "sessions table, for upgrade and downgrade (default FOQUS_Resources-<stage>)"),
-		bucket:       fs.String("session-bucket", os.Getenv(resource.EnvSessionBucket), "session bucket, for upgrade"),
-		archiveQueue: fs.String("archive-queue", os.Getenv(resource.EnvArchiveQueueURL), "archive queue URL: downgrade schedules the user's finished sessions there"),
+		resources:    fs.String("resources-table", os.Getenv(resource.EnvResourcesTable), "sessions table, for upgrade and downgrade (default: the stage's, from its archiver function)"),
+		bucket:       fs.String("session-bucket", os.Getenv(resource.EnvSessionBucket), "session bucket, for upgrade (default: the stage's, from its archiver function)"),
+		archiveQueue: fs.String("archive-queue", os.Getenv(resource.EnvArchiveQueueURL), "archive queue URL: downgrade schedules the user's finished sessions there (default: the stage's, from its archiver function)"),
 	}
 }
 
@@ -64,11 +70,19 @@ func lifecycle(ctx context.Context, cfg aws.Config, users *user.Store, f tierFla
 		_, err := fmt.Fprintf(stdout, "%s: notices %s\n", name, map[bool]string{true: "off", false: "on"}[cmd == "opt-out"])
 		return err
 	}
-	if *f.resources == "" {
-		stage := strings.TrimPrefix(users.Table(), resource.UsersTable+"-")
-		*f.resources = resource.Name(resource.ResourcesTable, stage)
+	env, err := stageEnv(ctx, cfg, f.stage)
+	if err != nil {
+		return err
 	}
-	settings, err := archive.SettingsFromEnv(envOf(resource.EnvFreeWindow, resource.EnvArchiveClass, resource.EnvRestoreTier, resource.EnvFreeJobLimit))
+	for flagValue, key := range map[*string]string{f.resources: resource.EnvResourcesTable, f.bucket: resource.EnvSessionBucket, f.archiveQueue: resource.EnvArchiveQueueURL} {
+		if *flagValue == "" {
+			*flagValue = env[key]
+		}
+	}
+	if *f.resources == "" {
+		*f.resources = resource.Name(resource.ResourcesTable, f.stage)
+	}
+	settings, err := archive.SettingsFromEnv(env)
 	if err != nil {
 		return err
 	}
@@ -84,8 +98,8 @@ func lifecycle(ctx context.Context, cfg aws.Config, users *user.Store, f tierFla
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "upgraded %s (was %s): %d sessions restoring, %d thawed, %d archives in flight undone, %d left to the archiver to thaw\n",
-		name, up.Previous, len(up.Restoring), len(up.Thawed), len(up.Undone), len(up.Pending))
+	_, err = fmt.Fprintf(stdout, "upgraded %s (was %s): %d sessions restoring (tier %s), %d thawed, %d archives in flight undone, %d left to the archiver to thaw\n",
+		name, up.Previous, len(up.Restoring), settings.RestoreTier, len(up.Thawed), len(up.Undone), len(up.Pending))
 	return err
 }
 
@@ -115,10 +129,31 @@ func downgrade(ctx context.Context, cfg aws.Config, users *user.Store, store *se
 	return err
 }
 
-func envOf(keys ...string) map[string]string {
+// stageEnv is the environment the stage's archiver function was deployed
+// with (the names and tier settings the CDK app gave it, cdk.json's), under
+// this process's own variables of the same names, which win. A stage
+// without the function (or an emulator without Lambda) leaves only the
+// process's variables.
+func stageEnv(ctx context.Context, cfg aws.Config, stage string) (map[string]string, error) {
 	env := map[string]string{}
-	for _, k := range keys {
-		env[k] = os.Getenv(k)
+	fn := resource.Name(api.FnArchiver, stage)
+	c, err := lambda.NewFromConfig(cfg).GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(fn)})
+	var nf *lambdatypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+	case err != nil:
+		return nil, fmt.Errorf("read the stage's settings from function %s: %w", fn, err)
+	case c.Environment != nil:
+		maps.Copy(env, c.Environment.Variables)
 	}
-	return env
+	keys, err := api.Env(api.FnArchiver)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env, nil
 }

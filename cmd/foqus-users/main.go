@@ -146,6 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		_, err = fmt.Fprintf(stdout, "removed %s\n", name)
 		return err
 	case "upgrade", "downgrade", "set-email", "opt-out", "opt-in":
+		lf.stage = *stage
 		return lifecycle(ctx, cfg, store, lf, rest, stdout)
 	default:
 		fs.Usage()

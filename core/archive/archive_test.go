@@ -3,6 +3,7 @@ package archive_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -69,6 +70,7 @@ func TestArchiverKilledAtEachStepLeavesOneArchive(t *testing.T) {
 				t.Fatalf("after the kill: %d archive objects", n)
 			}
 			e.svc.SetCrash(nil)
+			e.redelivered()
 			if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Done {
 				t.Fatalf("rerun: %q, %v", out, err)
 			}
@@ -169,6 +171,7 @@ func TestUpgradeRacingAGlacierIRArchiveEndsLive(t *testing.T) {
 			if n := len(e.archives("free", sid)); n != len(up.Pending) {
 				t.Fatalf("after the upgrade %+v: %d archive objects", up, n)
 			}
+			e.redelivered()
 			if _, err := e.svc.Archive(e.ctx, "free", sid); err != nil {
 				t.Fatalf("redelivered archive: %v", err)
 			}
@@ -222,6 +225,122 @@ func TestUpgradeRacingAGlacierArchiveEndsLive(t *testing.T) {
 			if th, err := e.svc.Restored(e.ctx, key); err != nil || th.Jobs != 0 {
 				t.Fatalf("retried event: %+v, %v", th, err)
 			}
+		})
+	}
+}
+
+// SQS may hand one archive notice to two runs at once. While the first
+// holds the session's lease the second is refused with when to come back,
+// at every step: otherwise the second could finish the drop and let an
+// upgrade thaw while the first still drops, deleting the re-homed outputs.
+func TestTwoDeliveriesOfOneNoticeDropOnce(t *testing.T) {
+	for _, step := range []string{archive.StepWritten, archive.StepMarked, archive.StepDropped} {
+		t.Run("second delivery after "+step, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacierIr)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			second := *e.svc // the other delivery's run, and the upgrade: no crash hook
+			var secondErr error
+			var up archive.Upgraded
+			e.svc.SetCrash(func(s string) error {
+				if s != step {
+					return nil
+				}
+				_, secondErr = second.Archive(e.ctx, "free", sid)
+				var err error
+				up, err = second.Upgrade(e.ctx, "free")
+				return err
+			})
+			_, firstErr := e.svc.Archive(e.ctx, "free", sid)
+			e.assertLive("free", sid, jobs)
+			if firstErr != nil {
+				t.Fatalf("first run: %v", firstErr)
+			}
+			var le *sessionstore.LeaseError
+			if !errors.As(secondErr, &le) || time.Until(le.Until) < archive.RunTimeout {
+				t.Fatalf("second run: %v, want a LeaseError until after the first run's deadline", secondErr)
+			}
+			if len(up.Undone)+len(up.Pending) != 1 {
+				t.Fatalf("upgrade: %+v", up)
+			}
+		})
+	}
+}
+
+// A drop no run will finish (its run died and the notice is gone, or it was
+// archived before drops were marked) is finished by the upgrade, once the
+// dead run's lease has run out: a thaw can then start. GLACIER_IR thaws at
+// once; GLACIER has its restore requested, and its event's thaw may run.
+func TestUpgradeFinishesADropNoRunWillFinish(t *testing.T) {
+	for _, class := range []s3types.StorageClass{s3types.StorageClassGlacierIr, s3types.StorageClassGlacier} {
+		t.Run(string(class), func(t *testing.T) {
+			e := newEnv(t, class)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			e.svc.SetCrash(killAt(archive.StepMarked))
+			if _, err := e.svc.Archive(e.ctx, "free", sid); !errors.Is(err, errKilled) {
+				t.Fatalf("killed run: %v", err)
+			}
+			e.svc.SetCrash(nil)
+			e.redelivered()
+			up, err := e.svc.Upgrade(e.ctx, "free")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if class == s3types.StorageClassGlacierIr {
+				if len(up.Thawed) != 1 {
+					t.Fatalf("upgrade: %+v, want the session thawed", up)
+				}
+				e.assertLive("free", sid, jobs)
+				return
+			}
+			s := e.sessionOf("free", sid)
+			if len(up.Restoring) != 1 || !s.Dropped || s.Archive != sessionstore.Restoring {
+				t.Fatalf("upgrade: %+v, session %+v: want restoring with the drop done", up, s.Lifecycle)
+			}
+			if _, err := e.svc.Restored(e.ctx, s.ArchiveKey); err != nil {
+				t.Fatalf("restore event: %v", err)
+			}
+			e.assertLive("free", sid, jobs)
+		})
+	}
+}
+
+// A run that read the session live, then found another run had archived it
+// meanwhile, finishes what that run left (nothing, once it is done), and is
+// sent away while the other still holds the session.
+func TestARunThatReadTheSessionBeforeAnotherArchivedItFinishes(t *testing.T) {
+	for _, other := range []string{"done", "dropping"} {
+		t.Run("other run "+other, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacier)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			first := *e.svc
+			if other == "dropping" {
+				first.SetCrash(killAt(archive.StepMarked)) // it dies holding the lease
+			}
+			e.svc.SetCrash(func(s string) error {
+				if s == archive.StepRead {
+					_, _ = first.Archive(e.ctx, "free", sid)
+				}
+				return nil
+			})
+			out, err := e.svc.Archive(e.ctx, "free", sid)
+			var le *sessionstore.LeaseError
+			switch {
+			case other == "done" && (err != nil || out != archive.Done):
+				t.Fatalf("late run: %q, %v, want it done", out, err)
+			case other == "dropping" && !errors.As(err, &le):
+				t.Fatalf("late run: %q, %v, want a LeaseError", out, err)
+			}
+			if other == "dropping" {
+				e.svc.SetCrash(nil)
+				e.redelivered()
+				if out, err := e.svc.Archive(e.ctx, "free", sid); err != nil || out != archive.Done {
+					t.Fatalf("redelivery: %q, %v", out, err)
+				}
+			}
+			e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
 		})
 	}
 }

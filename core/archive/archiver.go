@@ -48,8 +48,18 @@ const (
 // OutputReads is how many live outputs are read from the bucket at once.
 const OutputReads = 16
 
+// RunTimeout bounds one archive run where its caller gives no deadline (the
+// archiver and thaw functions' Lambda timeout: a 1,000-job archive is a few
+// thousand requests); LeaseMargin is how long the session's lease outlasts a
+// run's deadline: requests already sent, and clocks that differ.
+const (
+	RunTimeout  = 300 * time.Second
+	LeaseMargin = time.Minute
+)
+
 // Steps after which a run may die; Service.crash (tests) stops a run there.
 const (
+	StepRead     = "read"     // the session is read and due, not claimed yet
 	StepWritten  = "written"  // the archive object is written, the session still archiving
 	StepMarked   = "marked"   // the session is archived, live outputs still there
 	StepDropped  = "dropped"  // live outputs are gone, the session not yet marked so
@@ -91,8 +101,12 @@ func (s *Service) now() time.Time {
 // removes the live outputs. Any step may be repeated: a run that died is
 // finished by the next, which reuses its archive key. An upgrade that lands
 // after the mark leaves the thaw to the archiver if the live outputs are not
-// dropped yet (see finish).
+// dropped yet (see finish). From the claim to the drop the run holds the
+// session's lease: a run that finds it held answers a
+// *sessionstore.LeaseError, to be tried again when the lease ends.
 func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error) {
+	ctx, cancel, l := s.lease(ctx)
+	defer cancel()
 	u, err := s.Users.Get(ctx, name)
 	if err != nil {
 		return "", fmt.Errorf("archive session %s: %w", sid, err)
@@ -103,7 +117,7 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	}
 	switch {
 	case sess.Archive == sessionstore.Archived || sess.Archive == sessionstore.Restoring:
-		return s.finish(ctx, sess, nil)
+		return s.finish(ctx, sess, nil, l)
 	case u.Tier == user.Premium && sess.Archive == sessionstore.Archiving:
 		return Premium, s.undo(ctx, sess)
 	case u.Tier == user.Premium:
@@ -112,9 +126,25 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	if !sess.Complete() {
 		return Incomplete, nil
 	}
-	if sess, err = s.Store.ClaimArchive(ctx, name, sid, Key(name, sid, uuid.NewString()), string(s.Settings.StorageClass)); err != nil {
+	if err := s.after(StepRead); err != nil {
 		return "", err
 	}
+	claimed, err := s.Store.ClaimArchive(ctx, name, sid, Key(name, sid, uuid.NewString()), string(s.Settings.StorageClass), l)
+	if errors.Is(err, sessionstore.ErrArchiveState) {
+		// Another run archived it since it was read: finish what that run left.
+		now, gerr := s.Store.GetSession(ctx, name, sid)
+		if gerr != nil {
+			return "", gerr
+		}
+		if now.Archive == sessionstore.Archived || now.Archive == sessionstore.Restoring {
+			return s.finish(ctx, now, nil, l)
+		}
+		return "", err
+	}
+	if err != nil {
+		return "", err
+	}
+	sess = claimed
 	jobs, err := s.Store.Jobs(ctx, name, sid)
 	if err != nil {
 		return "", err
@@ -147,7 +177,7 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		}
 		return "", err
 	}
-	err = s.Store.MarkArchived(ctx, name, sid, sess.ArchiveKey, s.Users.TierCondition(name, user.Free))
+	err = s.Store.MarkArchived(ctx, name, sid, sess.ArchiveKey, l.Run, s.Users.TierCondition(name, user.Free))
 	if errors.Is(err, sessionstore.ErrTierChanged) {
 		return Aborted, s.undo(ctx, sess)
 	}
@@ -158,16 +188,41 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		return "", err
 	}
 	sess.Archive = sessionstore.Archived
-	return s.finish(ctx, sess, outputs)
+	return s.finish(ctx, sess, outputs, l)
+}
+
+// lease bounds a run: ctx's deadline (Lambda's invocation deadline, else
+// RunTimeout from now) stops its requests, and the session lease it takes
+// lasts LeaseMargin longer, so the lease never passes to another run while
+// this one can still write.
+func (s *Service) lease(ctx context.Context) (context.Context, context.CancelFunc, sessionstore.Lease) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, RunTimeout)
+	}
+	deadline, _ := ctx.Deadline()
+	now := s.now()
+	return ctx, cancel, sessionstore.Lease{Run: uuid.NewString(), Now: now, Until: now.Add(time.Until(deadline) + LeaseMargin)}
 }
 
 // finish drops the live outputs of a session archived or restoring, records
 // that it did, and thaws when that write shows an upgrade came first: the
 // upgrade's MarkRestoring and this MarkDropped each answer the session as
 // their write left it, so whichever of the two writes comes second sees
-// the other and thaws (both thawing, after a repeat, is harmless). A thaw
-// thus never re-homes outputs this run is still removing.
-func (s *Service) finish(ctx context.Context, sess sessionstore.Session, outputs [][]byte) (Outcome, error) {
+// the other and thaws (both thawing, after a repeat, is harmless). The drop
+// runs under l, the session's lease, so no second run drops while a thaw
+// re-homes: a thaw waits for the drop mark, which ends the lease.
+func (s *Service) finish(ctx context.Context, sess sessionstore.Session, outputs [][]byte, l sessionstore.Lease) (Outcome, error) {
+	if !sess.Dropped && sess.LeaseRun != l.Run {
+		now, err := s.Store.ClaimDrop(ctx, sess.User, sess.ID, sess.ArchiveKey, l)
+		if errors.Is(err, sessionstore.ErrArchiveState) {
+			return Aborted, nil // thawed meanwhile: the upgrade found it dropped
+		}
+		if err != nil {
+			return "", err
+		}
+		sess = now
+	}
 	if !sess.Dropped {
 		if err := s.dropLive(ctx, sess, outputs); err != nil {
 			return "", err
@@ -175,9 +230,9 @@ func (s *Service) finish(ctx context.Context, sess sessionstore.Session, outputs
 		if err := s.after(StepDropped); err != nil {
 			return "", err
 		}
-		now, err := s.Store.MarkDropped(ctx, sess.User, sess.ID, sess.ArchiveKey)
+		now, err := s.Store.MarkDropped(ctx, sess.User, sess.ID, sess.ArchiveKey, l.Run)
 		if errors.Is(err, sessionstore.ErrArchiveState) {
-			return Aborted, nil // a repeat of this run marked it and thawed
+			return "", fmt.Errorf("mark live outputs dropped: the run outlived its lease: %w", err)
 		}
 		if err != nil {
 			return "", err

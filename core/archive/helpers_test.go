@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -206,4 +207,12 @@ func killAt(step string) func(string) error {
 		}
 		return nil
 	}
+}
+
+// redelivered moves the service's clock to when SQS hands a message back:
+// after its visibility timeout, by which time the lease of a run that died
+// has run out.
+func (e *env) redelivered() {
+	later := time.Now().Add(archive.RunTimeout + archive.LeaseMargin + time.Second)
+	e.svc.Now = func() time.Time { return later }
 }

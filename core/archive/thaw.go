@@ -222,7 +222,7 @@ func (s *Service) RequestRestore(ctx context.Context, key string, class s3types.
 type Upgraded struct {
 	Previous  user.Tier
 	Restoring []string // sessions whose restore was requested
-	Thawed    []string // sessions made live at once (GLACIER_IR archives)
+	Thawed    []string // sessions made live at once (GLACIER_IR archives, and archives already restored)
 	Undone    []string // archives in flight, undone
 	Pending   []string // GLACIER_IR archives the archiver thaws once it has dropped the live outputs
 }
@@ -231,9 +231,9 @@ type Upgraded struct {
 // archive in flight is undone (the archiver's own mark would fail on the
 // tier anyway), a GLACIER_IR archive is thawed at once, any other has its
 // restore requested; ObjectRestore:Completed then drives Thaw. An archive
-// whose live outputs the archiver is still dropping is marked restoring and
-// left to the archiver to thaw (Service.finish). Repeating it repeats only
-// what is left.
+// whose live outputs are not dropped yet is marked restoring and the drop
+// finished here, unless an archiver run holds it: that run thaws when done
+// (Service.finish). Repeating it repeats only what is left.
 func (s *Service) Upgrade(ctx context.Context, name string) (Upgraded, error) {
 	old, err := s.Users.SetTier(ctx, name, user.Premium)
 	if err != nil {
@@ -251,33 +251,56 @@ func (s *Service) Upgrade(ctx context.Context, name string) (Upgraded, error) {
 			}
 			up.Undone = append(up.Undone, sess.ID)
 		case sessionstore.Archived, sessionstore.Restoring:
-			now, err := s.Store.MarkRestoring(ctx, name, sess.ID, sess.ArchiveKey)
-			if errors.Is(err, sessionstore.ErrArchiveState) {
-				continue // thawed meanwhile (by the archiver, or a repeat of this)
-			}
-			if err != nil {
+			if err := s.bringBack(ctx, sess, &up); err != nil {
 				return up, err
 			}
-			class := s3types.StorageClass(sess.ArchiveClass)
-			if class == s3types.StorageClassGlacierIr {
-				if !now.Dropped {
-					up.Pending = append(up.Pending, sess.ID)
-					continue
-				}
-				if _, err := s.Thaw(ctx, sess.ArchiveKey); err != nil {
-					return up, err
-				}
-				up.Thawed = append(up.Thawed, sess.ID)
-				continue
-			}
-			if _, err := s.RequestRestore(ctx, sess.ArchiveKey, class); err != nil {
-				return up, err
-			}
-			if err := s.after(StepRestored); err != nil {
-				return up, err
-			}
-			up.Restoring = append(up.Restoring, sess.ID)
 		}
 	}
 	return up, nil
+}
+
+// bringBack marks an archived session restoring and thaws or restores it.
+func (s *Service) bringBack(ctx context.Context, sess sessionstore.Session, up *Upgraded) error {
+	now, err := s.Store.MarkRestoring(ctx, sess.User, sess.ID, sess.ArchiveKey)
+	if errors.Is(err, sessionstore.ErrArchiveState) {
+		return nil // thawed meanwhile (by the archiver, or a repeat of this)
+	}
+	if err != nil {
+		return err
+	}
+	class := s3types.StorageClass(sess.ArchiveClass)
+	if !now.Dropped {
+		// An archiver run that died, or ran before drops were marked,
+		// left the drop unfinished: no thaw can start before it is.
+		lctx, cancel, l := s.lease(ctx)
+		out, err := s.finish(lctx, now, nil, l)
+		cancel()
+		var le *sessionstore.LeaseError
+		switch {
+		case errors.As(err, &le) && class == s3types.StorageClassGlacierIr:
+			up.Pending = append(up.Pending, sess.ID) // the run holding it thaws when done
+			return nil
+		case errors.As(err, &le): // its restore is requested still; the event's thaw waits for the drop
+		case err != nil:
+			return err
+		case out == Aborted:
+			up.Thawed = append(up.Thawed, sess.ID)
+			return nil
+		}
+	}
+	if class == s3types.StorageClassGlacierIr {
+		if _, err := s.Thaw(ctx, sess.ArchiveKey); err != nil {
+			return err
+		}
+		up.Thawed = append(up.Thawed, sess.ID)
+		return nil
+	}
+	if _, err := s.RequestRestore(ctx, sess.ArchiveKey, class); err != nil {
+		return err
+	}
+	if err := s.after(StepRestored); err != nil {
+		return err
+	}
+	up.Restoring = append(up.Restoring, sess.ID)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -27,6 +28,12 @@ import (
 // Apart from the state, MarkDropped records that the archiver has removed
 // the live outputs (archived or restoring): a thaw waits for it, since a thaw
 // before it would re-home outputs the archiver then removes.
+//
+// From ClaimArchive (or ClaimDrop) to MarkDropped one run holds the
+// session's lease: SQS may deliver one archive notice twice at once, and two
+// runs writing and dropping side by side could delete outputs a thaw has just
+// re-homed. The lease lasts past the run's own deadline (see Lease), so it
+// never changes hands while its holder can still act.
 const (
 	Archiving = "archiving" // an archive object is being written; live outputs are the truth
 	Archived  = "archived"  // the archive object is the truth; live outputs are (being) removed
@@ -41,6 +48,8 @@ type Lifecycle struct {
 	ArchiveKey   string // the session's archive object in the session bucket
 	ArchiveClass string // its storage class
 	Dropped      bool   // the archiver removed the live outputs (MarkDropped)
+	LeaseRun     string // the run holding the archive's lease (ClaimArchive, ClaimDrop)
+	LeaseUntil   int64  // when that lease ends, unix milliseconds
 }
 
 // Complete reports whether no job of the session is left to run.
@@ -53,6 +62,8 @@ type lifecycleAttrs struct {
 	ArchiveKey   string `dynamodbav:"ArchiveKey,omitempty"`
 	ArchiveClass string `dynamodbav:"ArchiveClass,omitempty"`
 	Dropped      bool   `dynamodbav:"LiveDropped,omitempty"`
+	LeaseRun     string `dynamodbav:"LeaseRun,omitempty"`
+	LeaseUntil   int64  `dynamodbav:"LeaseUntil,omitempty"`
 }
 
 func (a lifecycleAttrs) lifecycle() Lifecycle {
@@ -69,6 +80,40 @@ type ArchivedError struct{ Session, State string }
 
 func (e *ArchivedError) Error() string {
 	return fmt.Sprintf("session %s is %s", e.Session, e.State)
+}
+
+// Lease is one archive run's hold on a session: Run names the run, Until is
+// when the hold ends (the run's deadline plus a margin: the run can no longer
+// act by then), Now is the run's clock at the claim.
+type Lease struct {
+	Run        string
+	Now, Until time.Time
+}
+
+// LeaseError says another run holds the session's archive lease until Until.
+type LeaseError struct {
+	Session string
+	Until   time.Time
+}
+
+func (e *LeaseError) Error() string {
+	return fmt.Sprintf("session %s: another archive run holds it until %s", e.Session, e.Until.UTC().Format(time.RFC3339))
+}
+
+// leaseFree is the condition that the session's lease is free for l (none,
+// run out, or l's own), with its values.
+func leaseFree(l Lease, values map[string]types.AttributeValue) string {
+	values[":run"], values[":now"], values[":until"] = s(l.Run), n(l.Now.UnixMilli()), n(l.Until.UnixMilli())
+	return "(attribute_not_exists(LeaseRun) OR LeaseUntil < :now OR LeaseRun = :run)"
+}
+
+// heldByOther reports, from the session as a refused claim found it, whether
+// another run's lease is what refused it.
+func heldByOther(old *sessionItem, sid string, l Lease) error {
+	if old.LeaseRun != "" && old.LeaseRun != l.Run && old.LeaseUntil >= l.Now.UnixMilli() {
+		return &LeaseError{Session: sid, Until: time.UnixMilli(old.LeaseUntil)}
+	}
+	return nil
 }
 
 // ErrTierChanged says the user's tier changed under an archive: the
@@ -128,25 +173,81 @@ func (st *Store) MarkNotified(ctx context.Context, user, sid string, done int64)
 
 // ClaimArchive starts an archive of a complete, live session under key, or
 // resumes one that a crashed run started (the session then keeps its first
-// key, which it returns). It refuses (ErrArchiveState) a session with jobs
-// left to run or already past archiving.
-func (st *Store) ClaimArchive(ctx context.Context, user, sid, key, class string) (Session, error) {
+// key, which it returns), and takes the session's lease for l. It refuses a
+// session whose lease another run holds (LeaseError), and one with jobs left
+// to run or already past archiving (ErrArchiveState).
+func (st *Store) ClaimArchive(ctx context.Context, user, sid, key, class string, l Lease) (Session, error) {
+	values := map[string]types.AttributeValue{":a": s(Archiving), ":k": s(key), ":c": s(class)}
+	cond := "Done >= Jobs AND (attribute_not_exists(ArchiveState) OR (ArchiveState = :a AND " + leaseFree(l, values) + "))"
+	sess, old, err := st.updateSession(ctx, user, sid,
+		"SET ArchiveState = :a, ArchiveKey = if_not_exists(ArchiveKey, :k), ArchiveClass = if_not_exists(ArchiveClass, :c), LeaseRun = :run, LeaseUntil = :until",
+		cond, values)
+	if old != nil {
+		if lerr := heldByOther(old, sid, l); lerr != nil {
+			return Session{}, lerr
+		}
+	}
+	return sess, err
+}
+
+// ClaimDrop takes the lease of a session archived (or restoring) under key
+// whose live outputs are still to be dropped, for l. A session already
+// dropped is answered as it is, with no lease taken; one whose lease another
+// run holds is refused (LeaseError).
+func (st *Store) ClaimDrop(ctx context.Context, user, sid, key string, l Lease) (Session, error) {
+	values := map[string]types.AttributeValue{":a": s(Archived), ":r": s(Restoring), ":k": s(key)}
+	cond := "ArchiveState IN (:a, :r) AND ArchiveKey = :k AND attribute_not_exists(LiveDropped) AND " + leaseFree(l, values)
+	sess, old, err := st.updateSession(ctx, user, sid, "SET LeaseRun = :run, LeaseUntil = :until", cond, values)
+	switch {
+	case old == nil || (old.Archive != Archived && old.Archive != Restoring) || old.ArchiveKey != key:
+		return sess, err
+	case old.Dropped:
+		return old.session(), nil
+	}
+	if lerr := heldByOther(old, sid, l); lerr != nil {
+		return Session{}, lerr
+	}
+	return sess, err
+}
+
+// updateSession is a conditional session write answering the session as it
+// left it or, refused (ErrArchiveState), the item as the refusal found it.
+func (st *Store) updateSession(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue) (Session, *sessionItem, error) {
 	if err := validSession(user, sid); err != nil {
-		return Session{}, err
+		return Session{}, nil, err
 	}
-	if err := st.sessionUpdate(ctx, user, sid,
-		"SET ArchiveState = :a, ArchiveKey = if_not_exists(ArchiveKey, :k), ArchiveClass = if_not_exists(ArchiveClass, :c)",
-		"Done >= Jobs AND (attribute_not_exists(ArchiveState) OR ArchiveState = :a)",
-		map[string]types.AttributeValue{":a": s(Archiving), ":k": s(key), ":c": s(class)}); err != nil {
-		return Session{}, err
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK) AND (" + cond + ")"),
+		ExpressionAttributeValues: values, ReturnValues: types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var old *sessionItem
+		if len(ccf.Item) > 0 {
+			old = &sessionItem{}
+			if attributevalue.UnmarshalMap(ccf.Item, old) != nil {
+				old = nil
+			}
+		}
+		return Session{}, old, fmt.Errorf("session %s: %w", sid, ErrArchiveState)
 	}
-	return st.GetSession(ctx, user, sid)
+	if err != nil {
+		return Session{}, nil, fmt.Errorf("update session %s: %w", sid, err)
+	}
+	var it sessionItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return Session{}, nil, fmt.Errorf("session %s: %w", sid, err)
+	}
+	return it.session(), nil, nil
 }
 
 // MarkArchived makes the archive object under key the truth of the session,
 // in one transaction with guard (the user's tier check): ErrTierChanged when
-// the guard fails, ErrArchiveState when the session is not archiving under key.
-func (st *Store) MarkArchived(ctx context.Context, user, sid, key string, guard types.TransactWriteItem) error {
+// the guard fails, ErrArchiveState when the session is not archiving under
+// key with run's lease.
+func (st *Store) MarkArchived(ctx context.Context, user, sid, key, run string, guard types.TransactWriteItem) error {
 	if err := validSession(user, sid); err != nil {
 		return err
 	}
@@ -155,8 +256,8 @@ func (st *Store) MarkArchived(ctx context.Context, user, sid, key string, guard 
 		{Update: &types.Update{
 			TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
 			UpdateExpression:          aws.String("SET ArchiveState = :to"),
-			ConditionExpression:       aws.String("ArchiveState = :from AND ArchiveKey = :k"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(Archived), ":from": s(Archiving), ":k": s(key)},
+			ConditionExpression:       aws.String("ArchiveState = :from AND ArchiveKey = :k AND LeaseRun = :run"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(Archived), ":from": s(Archiving), ":k": s(key), ":run": s(run)},
 		}},
 	}})
 	var tce *types.TransactionCanceledException
@@ -190,12 +291,12 @@ func (st *Store) MarkRestoring(ctx context.Context, user, sid, key string) (Sess
 }
 
 // MarkDropped records that the live outputs of a session archived (or
-// restoring) under key are removed, and returns the session as this write
-// left it: Restoring means an upgrade came meanwhile and did not thaw, so
-// the caller does. Repeating it is harmless.
-func (st *Store) MarkDropped(ctx context.Context, user, sid, key string) (Session, error) {
-	return st.sessionUpdateNew(ctx, user, sid, "SET LiveDropped = :yes", "ArchiveState IN (:a, :r) AND ArchiveKey = :k",
-		map[string]types.AttributeValue{":yes": &types.AttributeValueMemberBOOL{Value: true}, ":a": s(Archived), ":r": s(Restoring), ":k": s(key)})
+// restoring) under key are removed, ends run's lease, and returns the session
+// as this write left it: Restoring means an upgrade came meanwhile and did
+// not thaw, so the caller does.
+func (st *Store) MarkDropped(ctx context.Context, user, sid, key, run string) (Session, error) {
+	return st.sessionUpdateNew(ctx, user, sid, "SET LiveDropped = :yes REMOVE LeaseRun, LeaseUntil", "ArchiveState IN (:a, :r) AND ArchiveKey = :k AND LeaseRun = :run",
+		map[string]types.AttributeValue{":yes": &types.AttributeValueMemberBOOL{Value: true}, ":a": s(Archived), ":r": s(Restoring), ":k": s(key), ":run": s(run)})
 }
 
 // FinishThaw makes a session archived under key live again (its outputs
@@ -206,44 +307,18 @@ func (st *Store) FinishThaw(ctx context.Context, user, sid, key string) error {
 }
 
 // archiveAttrs are the attributes a live session has none of.
-const archiveAttrs = "ArchiveState, ArchiveKey, ArchiveClass, LiveDropped"
+const archiveAttrs = "ArchiveState, ArchiveKey, ArchiveClass, LiveDropped, LeaseRun, LeaseUntil"
 
 func (st *Store) sessionUpdate(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue) error {
-	_, err := st.update(ctx, user, sid, expr, cond, values, types.ReturnValueNone)
+	_, err := st.sessionUpdateNew(ctx, user, sid, expr, cond, values)
 	return err
 }
 
 // sessionUpdateNew is sessionUpdate answering the session as the write left
 // it, read atomically with the write.
 func (st *Store) sessionUpdateNew(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue) (Session, error) {
-	out, err := st.update(ctx, user, sid, expr, cond, values, types.ReturnValueAllNew)
-	if err != nil {
-		return Session{}, err
-	}
-	var it sessionItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return Session{}, fmt.Errorf("session %s: %w", sid, err)
-	}
-	return it.session(), nil
-}
-
-func (st *Store) update(ctx context.Context, user, sid, expr, cond string, values map[string]types.AttributeValue, rv types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
-	if err := validSession(user, sid); err != nil {
-		return nil, err
-	}
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &st.table, Key: keyOf(userPK(user), sessionSK(sid)),
-		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("attribute_exists(PK) AND (" + cond + ")"),
-		ExpressionAttributeValues: values, ReturnValues: rv,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return nil, fmt.Errorf("session %s: %w", sid, ErrArchiveState)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update session %s: %w", sid, err)
-	}
-	return out, nil
+	sess, _, err := st.updateSession(ctx, user, sid, expr, cond, values)
+	return sess, err
 }
 
 // SetOutput replaces the output a job item holds: output inline (nil removes

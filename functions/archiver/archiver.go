@@ -9,6 +9,7 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/job"
+	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/notify"
 )
@@ -69,6 +71,15 @@ func (h *Handler) handle(ctx context.Context, body string) error {
 		return h.Queue.Send(ctx, n, d)
 	}
 	out, err := h.Service.Archive(ctx, n.User, n.Session)
+	var le *sessionstore.LeaseError
+	if errors.As(err, &le) {
+		// Another delivery of this notice is archiving the session: this copy
+		// comes back when that run's lease ends, in case the run died. Sent
+		// again rather than failed, it spends none of the message's receives.
+		slog.InfoContext(ctx, "archive", "user", n.User, "session", n.Session, "outcome", "held by another run", "until", le.Until)
+		n.Notify = false
+		return h.Queue.Send(ctx, n, archive.Delay(h.now(), le.Until))
+	}
 	if err == nil {
 		slog.InfoContext(ctx, "archive", "user", n.User, "session", n.Session, "outcome", out)
 	}

@@ -451,3 +451,42 @@ func TestKilledFreeSessionIsArchivedThenRefusesAppendAndStart(t *testing.T) {
 		t.Fatalf("session GET lists %d jobs after the refused append, want 3", len(md))
 	}
 }
+
+// A copy of a due archive notice that finds another run archiving the
+// session (SQS delivers at least once, so two copies may run at once) is
+// neither failed nor archived: it is sent again, delayed until that run's
+// lease ends, and the session is left to the run holding it.
+func TestArchiveNoticeHeldByAnotherRunComesBackWhenItsLeaseEnds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t) // no event source: the test hands the archiver its message
+	l := &lifecycle{env: e, s3: awsconf.NewS3(e.st.Config)}
+	l.user("lee", user.Free, "", false)
+	sid, _ := l.finishedSession("lee", 2)
+	ctx := context.Background()
+	now := time.Now()
+	lease := sessionstore.Lease{Run: "another-delivery", Now: now, Until: now.Add(archive.RunTimeout + archive.LeaseMargin)}
+	if _, err := e.store.ClaimArchive(ctx, "lee", sid, archive.Key("lee", sid, "other"), "GLACIER", lease); err != nil {
+		t.Fatal(err)
+	}
+	first := l.drain(e.st.ArchiveQueueURL, 1, 3) // the update processor's completion notice
+	if len(first) != 1 {
+		t.Fatalf("%d completion notices, want 1", len(first))
+	}
+	body, _ := json.Marshal(archive.Notice{User: "lee", Session: sid, Finished: now.Add(-time.Hour).Unix()}) // long due
+	resp, err := e.set.Archiver(ctx, sqsEvent([]sqstypes.Message{{MessageId: aws.String("m1"), Body: aws.String(string(body))}}))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("archiver: %v, %v", resp.BatchItemFailures, err)
+	}
+	attrs, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &e.st.ArchiveQueueURL, AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := attrs.Attributes; a["ApproximateNumberOfMessagesDelayed"] != "1" || a["ApproximateNumberOfMessages"] != "0" {
+		t.Fatalf("archive queue %v: want the notice sent again, delayed", a)
+	}
+	if s, err := e.store.GetSession(ctx, "lee", sid); err != nil || s.Archive != sessionstore.Archiving || s.LeaseRun != lease.Run {
+		t.Fatalf("session %+v, %v: want it left to the run holding it", s.Lifecycle, err)
+	}
+}

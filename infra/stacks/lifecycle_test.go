@@ -5,8 +5,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/constructs/lifecycle"
 )
@@ -41,10 +43,18 @@ func TestLifecycleIsWiredWithNativeResources(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("queues without their function: %v", want)
 	}
-	for _, name := range []string{resource.ArchiveQueue, resource.ThawQueue} {
+	for name, fn := range map[string]string{resource.ArchiveQueue: api.FnArchiver, resource.ThawQueue: api.FnThaw} {
 		r := tmpl.Resources[queues[resource.Name(name, "dev")]]
 		if r.Properties["VisibilityTimeout"] != float64(lifecycle.Visibility) || path(r.Properties, "RedrivePolicy", "maxReceiveCount") != float64(lifecycle.MaxReceiveCount) {
 			t.Errorf("queue %s: %v", name, r.Properties)
+		}
+		// A message comes back only after the archive lease of the run that
+		// took it has ended: the lease lasts the function's timeout (its
+		// deadline) plus archive.LeaseMargin.
+		timeout, _ := tmpl.Resources[fns[resource.Name(fn, "dev")]].Properties["Timeout"].(float64)
+		visibility, _ := r.Properties["VisibilityTimeout"].(float64)
+		if lease := time.Duration(timeout)*time.Second + archive.LeaseMargin; timeout == 0 || time.Duration(visibility)*time.Second <= lease {
+			t.Errorf("queue %s: visibility %vs, not past the lease of a run of %s (timeout %vs): %s", name, visibility, fn, timeout, lease)
 		}
 	}
 	rules := tmpl.ofType("AWS::Events::Rule")

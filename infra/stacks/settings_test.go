@@ -178,10 +178,32 @@ func TestExistingVpcAndSubnets(t *testing.T) {
 			t.Errorf("image builds in subnet %v, want %s", ic.Properties["SubnetId"], customNetwork.SubnetIDs[0])
 		}
 	}
+	// Fast Launch pre-provisions in the workers' first subnet, with a public
+	// address only if that subnet gives one (a private subnet's policy may
+	// forbid them).
+	fastLaunch := 0
+	for _, lt := range tmpl.ofType("AWS::EC2::LaunchTemplate") {
+		nic := path(lt.Properties, "LaunchTemplateData", "NetworkInterfaces", 0)
+		if nic == nil {
+			continue
+		}
+		fastLaunch++
+		if !mentions(path(nic, "SubnetId"), customNetwork.SubnetIDs[0]) || path(nic, "AssociatePublicIpAddress") != nil {
+			t.Errorf("fast launch interface %v, want subnet %s and the subnet's own public-address setting", nic, customNetwork.SubnetIDs[0])
+		}
+	}
+	if fastLaunch != 1 {
+		t.Errorf("%d fast launch templates, want 1", fastLaunch)
+	}
 	// The default stays the self-contained VPC.
 	if len(dev.svc.ofType("AWS::EC2::VPC")) != 1 || len(dev.svc.ofType("AWS::EC2::VPCEndpoint")) != 2 {
 		t.Errorf("dev: %d VPCs, %d endpoints, want its own VPC with the S3 and DynamoDB endpoints",
 			len(dev.svc.ofType("AWS::EC2::VPC")), len(dev.svc.ofType("AWS::EC2::VPCEndpoint")))
+	}
+	for id, sub := range dev.svc.ofType("AWS::EC2::Subnet") { // no NAT: workers and Fast Launch reach AWS by public address
+		if sub.Properties["MapPublicIpOnLaunch"] != true {
+			t.Errorf("dev subnet %s gives no public address", id)
+		}
 	}
 	for _, g := range dev.svc.ofType("AWS::AutoScaling::AutoScalingGroup") {
 		for _, sub := range g.Properties["VPCZoneIdentifier"].([]any) {

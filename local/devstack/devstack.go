@@ -59,6 +59,7 @@ type Options struct {
 	Password   string // its password; empty: a random one
 	Log        *slog.Logger
 	WorkerLog  io.Writer // worker processes' output; nil discards it
+	Mail       io.Writer // where the e-mails the functions send are printed; nil prints none
 	// TLSDir holds the local CA (devtls): when set the gateway serves
 	// https (and, later, wss) with a certificate it signs; empty serves
 	// plain http.
@@ -221,6 +222,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.Env = map[string]string{}
 	s.requests, s.invocations = map[string]*awsconf.Counter{}, map[string]*atomic.Int64{}
 	queueFns := map[string]registry.UpdatesFunc{} // the functions SQS event source mappings invoke
+	mails := &mailPrinter{w: o.Mail}
 	for _, name := range api.Functions() {
 		f, ok := fns[resource.Name(name, o.Stage)]
 		if !ok {
@@ -240,6 +242,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		cfg, calls := s.Config.Copy(), &atomic.Int64{}
 		s.requests[name], s.invocations[name] = &awsconf.Counter{}, calls
 		s.requests[name].Attach(&cfg)
+		if o.Mail != nil {
+			mails.attach(&cfg)
+		}
 		if _, ok := f.Env[resource.EnvMonitorEndpoint]; ok {
 			f.Env[resource.EnvMonitorEndpoint] = s.BaseURL // the local gateway's Management API
 			cfg.HTTPClient = mgmt

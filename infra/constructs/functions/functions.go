@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/infra/config"
 )
@@ -30,8 +32,8 @@ import (
 const (
 	APIMemoryMB       = 256
 	APITimeoutSeconds = 20
-	ProcessorTimeout  = resource.ProcessorTimeoutSeconds // the update queue's visibility is six times this
-	LifecycleTimeout  = 300                              // seconds, of the archiver and thaw: a 1,000-job archive is a few thousand requests
+	ProcessorTimeout  = resource.ProcessorTimeoutSeconds      // the update queue's visibility is six times this
+	LifecycleTimeout  = int(archive.RunTimeout / time.Second) // of the archiver and thaw: the run an archive lease outlasts
 )
 
 // Bootstrap is where make build puts a function's binary under the build dir.

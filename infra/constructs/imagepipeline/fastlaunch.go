@@ -12,7 +12,9 @@ import (
 // (core/scaling): EC2 keeps pre-provisioned snapshots that have been through
 // Sysprep and the first boot, so a cold worker launch skips both. EC2
 // pre-provisions by launching the image; the launch template puts those
-// instances in the workers' subnet and security group (no default VPC needed).
+// instances in the workers' subnet and security group (no default VPC needed)
+// and, as for the workers, leaves a public address to the subnet's own
+// setting: an existing VPC's private subnet gets none.
 func (p *Pipeline) EnableFastLaunch(sp scaling.Params, vpc awsec2.IVpc, sg awsec2.ISecurityGroup, instanceType string) awsec2.CfnLaunchTemplate {
 	if !sp.FastLaunch.Enabled {
 		return nil
@@ -22,7 +24,7 @@ func (p *Pipeline) EnableFastLaunch(sp scaling.Params, vpc awsec2.IVpc, sg awsec
 			InstanceType: jsii.String(instanceType),
 			NetworkInterfaces: &[]*awsec2.CfnLaunchTemplate_NetworkInterfaceProperty{{
 				DeviceIndex: jsii.Number(0), SubnetId: (*vpc.PublicSubnets())[0].SubnetId(),
-				Groups: jsii.Strings(*sg.SecurityGroupId()), AssociatePublicIpAddress: jsii.Bool(true),
+				Groups: jsii.Strings(*sg.SecurityGroupId()),
 			}},
 			MetadataOptions: &awsec2.CfnLaunchTemplate_MetadataOptionsProperty{HttpTokens: jsii.String("required")},
 			BlockDeviceMappings: &[]*awsec2.CfnLaunchTemplate_BlockDeviceMappingProperty{{

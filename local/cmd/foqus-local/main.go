@@ -40,6 +40,7 @@ func main() {
 	if *plain {
 		o.TLSDir = ""
 	}
+	o.Mail = os.Stdout // the lifecycle's notices: moto records them, nothing delivers them
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(o, *cfgPath); err != nil {
 		fmt.Fprintln(os.Stderr, "foqus-local:", err)
