@@ -339,7 +339,7 @@ func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.Upd
 		p := &eventsource.Poller{
 			SQS: q, QueueURL: m.QueueURL, QueueARN: arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
 			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Timeout: deployed[m.Function].Timeout,
-			Log: s.opts.Log, WaitSeconds: 1,
+			Log: s.opts.Log, WaitSeconds: 1, Concurrency: eventsource.LambdaPollers,
 		}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = p.Run(ctx) }()

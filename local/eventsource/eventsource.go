@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,6 +20,11 @@ import (
 
 	"github.com/foqus-cloud/stack/functions/registry"
 )
+
+// LambdaPollers is how many batches Lambda's SQS event source mapping has
+// in flight when it starts polling a queue: five (it scales up from there
+// with the backlog; the local stack stays at five).
+const LambdaPollers = 5
 
 // Poller consumes one queue for one function.
 type Poller struct {
@@ -34,10 +40,24 @@ type Poller struct {
 	Log     *slog.Logger
 	// WaitSeconds is the long-poll wait; short enough that a stop is quick.
 	WaitSeconds int32
+	// Concurrency is how many batches are in flight at once, each received,
+	// handled and deleted on its own (LambdaPollers in the local stack; zero
+	// means one).
+	Concurrency int
 }
 
-// Run polls until ctx ends.
+// Run polls until ctx ends, Concurrency batches at a time.
 func (p *Poller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range max(p.Concurrency, 1) {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.loop(ctx) }()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *Poller) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := p.poll(ctx); err != nil && ctx.Err() == nil {
 			p.Log.Error("event source", "queue", p.QueueURL, "err", err)
@@ -47,7 +67,6 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
 }
 
 // invoke runs the handler on one batch under the function's deadline.
