@@ -68,7 +68,9 @@ func TestArchiveAndThawOnTheLocalStack(t *testing.T) {
 		written[id] = b
 	}
 
-	sess := waitArchive(t, store, st.User, sid, sessionstore.Archived, 2*time.Minute)
+	// Archived makes the archive object the truth; the live outputs go after
+	// that (Dropped), so the test waits for both.
+	sess := waitArchive(t, store, st.User, sid, sessionstore.Archived, 2*time.Minute, true)
 	t.Logf("archived %.1fs after the stack started", time.Since(began).Seconds())
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &sess.ArchiveKey})
 	if err != nil || string(head.StorageClass) != st.Env[resource.EnvArchiveClass] {
@@ -106,7 +108,7 @@ func TestArchiveAndThawOnTheLocalStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitArchive(t, store, st.User, sid, "", time.Minute)
+	waitArchive(t, store, st.User, sid, "", time.Minute, false)
 	for _, id := range ids {
 		b, err := readObject(ctx, c, bucket, objectkey.JobOutput(st.User, sid, id))
 		if err != nil || !bytes.Equal(b, written[id]) {
@@ -160,7 +162,9 @@ func checkMarkers(t *testing.T, c *client, sid string, ids []string, state, mess
 	}
 }
 
-func waitArchive(t *testing.T, store *sessionstore.Store, name, sid, want string, within time.Duration) sessionstore.Session {
+// waitArchive waits until the session is in archive state want, and with
+// dropped until the archiver has removed its live outputs too.
+func waitArchive(t *testing.T, store *sessionstore.Store, name, sid, want string, within time.Duration, dropped bool) sessionstore.Session {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -168,11 +172,11 @@ func waitArchive(t *testing.T, store *sessionstore.Store, name, sid, want string
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Archive == want {
+		if s.Archive == want && (!dropped || s.Dropped) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("session %s archive state %q after %s, want %q", sid, s.Archive, within, want)
+			t.Fatalf("session %s archive state %q (live outputs dropped: %v) after %s, want %q", sid, s.Archive, s.Dropped, within, want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
