@@ -69,6 +69,9 @@ func SentMails(ctx context.Context, endpoint string) ([]Mail, error) {
 		return nil, fmt.Errorf("moto data: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("moto data: %s", resp.Status)
+	}
 	var data map[string]map[string]json.RawMessage
 	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
 		return nil, fmt.Errorf("moto data: %w", err)

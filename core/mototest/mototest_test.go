@@ -11,8 +11,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -121,5 +125,58 @@ func TestConditionalWritesAreAtomic(t *testing.T) {
 	wg.Wait()
 	if won.Load() != 1 {
 		t.Fatalf("%d racing conditional creates succeeded, want 1", won.Load())
+	}
+}
+
+// SES's sends stay readable (SentMails) once the account has a Lambda
+// function, as every deployed stack does: moto's state dump failed with a
+// 500 on a function's Docker client when no Docker daemon runs.
+func TestSentMailsWithALambdaFunction(t *testing.T) {
+	t.Parallel()
+	st := srv.Stack(t)
+	ctx := context.Background()
+	const template = `{"Resources": {
+	  "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17",
+	    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+	  "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "Handler": "index.handler",
+	    "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Code": {"ZipFile": "def handler(e, c): return e"}}}}}`
+	name := "mail-" + strings.ReplaceAll(st.UsersTable, "_", "-")
+	cfn := cloudformation.NewFromConfig(st.Config)
+	if _, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(template),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := 0
+	for _, r := range res.StackResources {
+		if aws.ToString(r.ResourceType) == "AWS::Lambda::Function" && r.ResourceStatus == cfntypes.ResourceStatusCreateComplete {
+			fns++
+		}
+	}
+	if fns != 1 {
+		t.Fatalf("stack %s: %d functions created, want 1", name, fns)
+	}
+	to := name + "@example.org"
+	if _, err := sesv2.NewFromConfig(st.Config).SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(Sender), Destination: &sestypes.Destination{ToAddresses: []string{to}},
+		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+			Subject: &sestypes.Content{Data: aws.String("subject " + to)}, Body: &sestypes.Body{Text: &sestypes.Content{Data: aws.String("body")}},
+		}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mails, err := SentMails(ctx, srv.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range mails {
+		found = found || m.Subject == "subject "+to && strings.Contains(fmt.Sprint(m.Destinations), to)
+	}
+	if !found {
+		t.Fatalf("the mail to %s is not among the %d recorded", to, len(mails))
 	}
 }

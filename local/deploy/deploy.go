@@ -3,10 +3,12 @@ package deploy
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -192,7 +194,7 @@ func publishAssets(ctx context.Context, s3c *s3.Client, st Stack, region string)
 		src := filepath.Join(dir, f.Source.Path)
 		var body []byte
 		if f.Source.Packaging == "zip" {
-			body, err = zipDir(src)
+			body, err = zipped(src, filepath.Join(dir, zipCache, hash+".zip"))
 		} else {
 			body, err = os.ReadFile(src)
 		}
@@ -214,9 +216,53 @@ func publishAssets(ctx context.Context, s3c *s3.Client, st Stack, region string)
 	return nil
 }
 
+// zipCache is the directory of the cloud assembly that keeps zipped
+// directory assets between deploys.
+const zipCache = ".local-deploy-zips"
+
+// zipped returns the zip of the asset directory dir, kept at cache: an
+// asset's hash is that of its content, so a kept zip is never stale.
+// Deflating a function's 9 MB bootstrap took half a second, and 7 to 16 s
+// under the race detector; a stack has about 30 of them, and every test of
+// the local stack deploys it. A cache that cannot be written is skipped.
+func zipped(dir, cache string) ([]byte, error) {
+	if b, err := os.ReadFile(cache); err == nil {
+		return b, nil
+	}
+	b, err := zipDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	_ = writeAtomic(cache, b)
+	return b, nil
+}
+
+// writeAtomic writes b to path through a temporary file and a rename, so
+// deploys running at once never read half a zip.
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone after the rename
+	if _, err := tmp.Write(b); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 func zipDir(dir string) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	// Deflate's fastest level: a third of the default's time, 10% larger.
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err

@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
-// Function is a deployed Lambda function: its name and the environment its
-// handler reads (the resource names the CDK app gave it).
+// Function is a deployed Lambda function: its name, the environment its
+// handler reads (the resource names the CDK app gave it) and its Timeout,
+// the deadline Lambda gives each invocation.
 type Function struct {
-	Name string
-	Env  map[string]string
+	Name    string
+	Env     map[string]string
+	Timeout time.Duration
 }
 
 // Functions reads every deployed function's configuration, by function name.
@@ -29,7 +32,7 @@ func (d *Deployment) Functions(ctx context.Context) (map[string]Function, error)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", name, err)
 		}
-		f := Function{Name: name, Env: map[string]string{}}
+		f := Function{Name: name, Env: map[string]string{}, Timeout: time.Duration(aws.ToInt32(c.Timeout)) * time.Second}
 		if c.Environment != nil {
 			f.Env = c.Environment.Variables
 		}

@@ -64,6 +64,11 @@ type Options struct {
 	// https (and, later, wss) with a certificate it signs; empty serves
 	// plain http.
 	TLSDir string
+	// Env overrides variables of the deployed functions' environments, for
+	// the functions that have them: a test's seconds-long free result window
+	// (resource.EnvFreeWindow) in place of the stage's minutes, cdk.json
+	// unchanged.
+	Env map[string]string
 }
 
 // Stack is the running local cloud.
@@ -186,7 +191,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Log: o.Log}
+	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Timeouts: map[string]time.Duration{}, Log: o.Log}
 	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Log: o.Log}
 	// The listener first: the monitor's pushes go to its Management API.
 	ln, err := net.Listen("tcp", o.Addr)
@@ -223,9 +228,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if !ok {
 			return nil, fmt.Errorf("function %s is not in the deployed stack", resource.Name(name, o.Stage))
 		}
+		for k, v := range o.Env {
+			if _, ok := f.Env[k]; ok {
+				f.Env[k] = v
+			}
+		}
 		for k, v := range f.Env {
 			s.Env[k] = v
 		}
+		gw.Timeouts[name] = f.Timeout
 		// Each handler sees only its own function's environment, and its
 		// requests are counted apart.
 		cfg, calls := s.Config.Copy(), &atomic.Int64{}
@@ -272,7 +283,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := s.startProcessors(runCtx, queueFns); err != nil {
+	if err := s.startProcessors(runCtx, queueFns, fns); err != nil {
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -308,8 +319,9 @@ func (s *Stack) createUser(ctx context.Context) error {
 	return nil
 }
 
-// startProcessors runs each of the template's SQS event source mappings.
-func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.UpdatesFunc) error {
+// startProcessors runs each of the template's SQS event source mappings,
+// each batch under its function's deployed Timeout.
+func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.UpdatesFunc, deployed map[string]deploy.Function) error {
 	maps, err := s.Deployed.QueueMappings(ctx)
 	if err != nil {
 		return err
@@ -326,7 +338,8 @@ func (s *Stack) startProcessors(ctx context.Context, fns map[string]registry.Upd
 		}
 		p := &eventsource.Poller{
 			SQS: q, QueueURL: m.QueueURL, QueueARN: arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
-			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Log: s.opts.Log, WaitSeconds: 1,
+			BatchSize: m.BatchSize, ReportFailures: m.ReportFailures, Handler: handler, Timeout: deployed[m.Function].Timeout,
+			Log: s.opts.Log, WaitSeconds: 1, Concurrency: eventsource.LambdaPollers,
 		}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = p.Run(ctx) }()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,6 +21,11 @@ import (
 	"github.com/foqus-cloud/stack/functions/registry"
 )
 
+// LambdaPollers is how many batches Lambda's SQS event source mapping has
+// in flight when it starts polling a queue: five (it scales up from there
+// with the backlog; the local stack stays at five).
+const LambdaPollers = 5
+
 // Poller consumes one queue for one function.
 type Poller struct {
 	SQS            *sqs.Client
@@ -28,13 +34,30 @@ type Poller struct {
 	BatchSize      int
 	ReportFailures bool
 	Handler        registry.UpdatesFunc
-	Log            *slog.Logger
+	// Timeout is the function's: each batch runs under it, as Lambda gives
+	// an invocation its function's Timeout (zero: no deadline).
+	Timeout time.Duration
+	Log     *slog.Logger
 	// WaitSeconds is the long-poll wait; short enough that a stop is quick.
 	WaitSeconds int32
+	// Concurrency is how many batches are in flight at once, each received,
+	// handled and deleted on its own (LambdaPollers in the local stack; zero
+	// means one).
+	Concurrency int
 }
 
-// Run polls until ctx ends.
+// Run polls until ctx ends, Concurrency batches at a time.
 func (p *Poller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range max(p.Concurrency, 1) {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.loop(ctx) }()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *Poller) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := p.poll(ctx); err != nil && ctx.Err() == nil {
 			p.Log.Error("event source", "queue", p.QueueURL, "err", err)
@@ -44,7 +67,16 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+}
+
+// invoke runs the handler on one batch under the function's deadline.
+func (p *Poller) invoke(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	return p.Handler(ctx, ev)
 }
 
 func (p *Poller) poll(ctx context.Context) error {
@@ -68,7 +100,7 @@ func (p *Poller) poll(ctx context.Context) error {
 			EventSource: "aws:sqs", EventSourceARN: p.QueueARN, AWSRegion: "us-east-1",
 		}
 	}
-	resp, err := p.Handler(ctx, ev)
+	resp, err := p.invoke(ctx, ev)
 	if err != nil {
 		return err // the whole batch comes back after its visibility timeout
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
@@ -69,5 +71,63 @@ func TestPollerDeliversEveryMessage(t *testing.T) {
 	<-done
 	if n.Load() != total {
 		t.Fatalf("handler saw %d of %d messages", n.Load(), total)
+	}
+}
+
+// With Concurrency n, n batches are in flight at once (Lambda's five
+// pollers), never more, and every message is still handled once.
+func TestPollerRunsConcurrentBatches(t *testing.T) {
+	t.Parallel()
+	st := srv.Stack(t)
+	q := sqs.NewFromConfig(st.Config)
+	const pollers, total = 5, 15
+	var mu sync.Mutex
+	inFlight, peak, handled := 0, 0, map[string]int{}
+	reached := make(chan struct{})
+	p := &eventsource.Poller{
+		SQS: q, QueueURL: st.UpdateQueueURL, BatchSize: 1, ReportFailures: true, Concurrency: pollers,
+		Log: slog.New(slog.DiscardHandler), WaitSeconds: 1,
+		Handler: func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			mu.Lock()
+			inFlight++
+			peak = max(peak, inFlight)
+			if inFlight == pollers {
+				close(reached)
+			}
+			for _, r := range ev.Records {
+				handled[r.Body]++
+			}
+			mu.Unlock()
+			select { // hold the batch until all pollers hold one (or give up)
+			case <-reached:
+			case <-time.After(10 * time.Second):
+			}
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			return events.SQSEventResponse{}, nil
+		},
+	}
+	for i := range total {
+		if _, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &st.UpdateQueueURL, MessageBody: aws.String(strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(handled) }
+	eventually.Within(30*time.Second, func() bool { return count() >= total })
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if peak != pollers {
+		t.Errorf("%d batches in flight at most, want %d", peak, pollers)
+	}
+	for i := range total {
+		if n := handled[strconv.Itoa(i)]; n != 1 {
+			t.Errorf("message %d handled %d times, want once", i, n)
+		}
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/foqus-cloud/stack/core/archive"
+	"github.com/foqus-cloud/stack/core/awsconf"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/sessionstore"
@@ -341,6 +343,50 @@ func TestFOQUSDesktopWire(t *testing.T) {
 		fresh := strings.Trim(string(c.want(200, "POST", "/session/", noType, nil)), `"`)
 		if out := c.want(200, "POST", "/session/"+fresh+"/kill", noType, nil); string(out) != `"`+fresh+`"` {
 			t.Errorf("kill of a session without jobs answered %q", out)
+		}
+	})
+	// A free user's session after its window: the archiver (as the archive
+	// queue's notice runs it) writes its results away. FOQUS appends to a
+	// session it made earlier when it resubmits a failed job
+	// (solveListValTurbineReSub, foqus_lib/framework/graph/graph.py lines
+	// 633-649 at b79c9e1: append [job], then start), e.g. after reconnecting
+	// to an archived session whose records keep their graphError. Both get a
+	// 409 that says why. turb_client reads the status in post_page
+	// (turbine/commands/requests_base.py lines 197-198 at 33d60ba: `if
+	// r.status_code != 200: raise HTTPStatusCode(r)`, "HTTP(409) - <our
+	// body>"); FOQUS's createJobsInSession / startSession
+	// (foqus_lib/framework/sim/turbineConfiguration.py lines 805-833) log it
+	// and raise TurbineInterfaceEx ("Error creating Turbine jobs. Session id:
+	// <id>"). graph.py calls both through retryFunction(5, 20, 2), which
+	// retries any error, sleeping 20, 80, 180, 320 and 500 s: FOQUS raises
+	// the error about 18 minutes later, our reason in its log, and retries
+	// the 409 four times on the way (harmless: nothing is appended).
+	row("append to / start an archived session: POST /session/<id>, .../start: 409 with the reason", func(t *testing.T) {
+		settings, err := archive.SettingsFromEnv(st.Env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := &archive.Service{Store: store, Users: users, S3: awsconf.NewS3(st.Config), Bucket: st.SessionBucket, Settings: settings}
+		if out, err := svc.Archive(context.Background(), "alice", sid); err != nil || out != archive.Done {
+			t.Fatalf("archive of the killed session: %q, %v", out, err)
+		}
+		reason := "session " + sid + " is archived (results of the free plan are archived after their window); use a new session, or upgrade to premium to restore it"
+		// json.dumps(jobsList) as turb_client's create_jobs sends it: Python's separators.
+		appendBody := []byte(`[{"Simulation": "flow_sim", "Input": {"x": 3}, "Reset": false}]`)
+		for _, r := range []struct {
+			target, verb string
+			body         []byte
+		}{{"/session/" + sid, "append jobs", appendBody}, {"/session/" + sid + "/start", "start jobs", []byte{}}} {
+			var m struct{ Message string }
+			decode(t, c.want(409, "POST", r.target, "application/json; charset=utf-8", r.body), &m)
+			if want := "Failed to " + r.verb + ": " + reason; m.Message != want {
+				t.Errorf("POST %s: Message %q, want %q", r.target, m.Message, want)
+			}
+		}
+		var jobs []struct{ Id, State string }
+		decode(t, c.want(200, "GET", "/session/"+sid, noType, nil), &jobs)
+		if len(jobs) != len(jobIDs) {
+			t.Errorf("the archived session lists %d jobs after the refused append, want %d", len(jobs), len(jobIDs))
 		}
 	})
 	row("list sessions: GET /session/", func(t *testing.T) {

@@ -42,7 +42,10 @@ type Gateway struct {
 	Account    string
 	Handlers   map[string]httpx.Handler // by function name without stage (api.Fn*)
 	Authorizer registry.AuthorizerFunc
-	Log        *slog.Logger
+	// Timeouts are the functions' Lambda Timeouts, by function name without
+	// stage: a handler runs under the earlier of its own and IntegrationTime.
+	Timeouts map[string]time.Duration
+	Log      *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]cached // authorizer results by Authorization header
@@ -102,7 +105,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal server error"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), IntegrationTime)
+	ctx, cancel := invocation(r.Context(), g.Timeouts[route.Function])
 	defer cancel()
 	resp, err := h(ctx, req)
 	if err != nil {
@@ -111,6 +114,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResponse(w, resp)
+}
+
+// invocation is a handler's context: API Gateway waits IntegrationTime at
+// most, and Lambda ends the function at its own timeout, if that is earlier.
+func invocation(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 || timeout > IntegrationTime {
+		timeout = IntegrationTime
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // headerBytes is the size of the request line and headers as sent.
@@ -162,6 +174,8 @@ func (g *Gateway) authorize(ctx context.Context, req events.APIGatewayProxyReque
 	c, hit := g.cache[header]
 	g.mu.Unlock()
 	if !hit || time.Now().After(c.until) {
+		ctx, cancel := invocation(ctx, g.Timeouts[api.FnAuthorizer])
+		defer cancel()
 		resp, err := g.Authorizer(ctx, events.APIGatewayCustomAuthorizerRequestTypeRequest{
 			Type: "REQUEST", MethodArn: arn, Resource: req.Resource, Path: req.Path, HTTPMethod: req.HTTPMethod,
 			Headers: req.Headers, MultiValueHeaders: req.MultiValueHeaders, QueryStringParameters: req.QueryStringParameters,

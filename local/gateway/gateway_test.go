@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -136,6 +137,49 @@ func TestServeHTTP(t *testing.T) {
 		got := send(c.path, c.header, c.body)
 		if got != c.want || (c.want != http.StatusOK) != (handled == before) {
 			t.Errorf("%s: %d (handler ran: %v), want %d", c.name, got, handled != before, c.want)
+		}
+	}
+}
+
+// A handler runs under its function's Lambda Timeout when that is shorter
+// than API Gateway's integration limit, and under the limit otherwise; the
+// authorizer under its own.
+func TestHandlersRunUnderTheirFunctionsTimeout(t *testing.T) {
+	t.Parallel()
+	left := map[string]time.Duration{}
+	record := func(fn string, ctx context.Context) {
+		if dl, ok := ctx.Deadline(); ok {
+			left[fn] = time.Until(dl)
+		}
+	}
+	allow := events.APIGatewayCustomAuthorizerPolicy{Statement: []events.IAMPolicyStatement{{Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: []string{"*"}}}}
+	handler := func(fn string) httpx.Handler {
+		return func(ctx context.Context, _ events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+			record(fn, ctx)
+			return events.APIGatewayProxyResponse{StatusCode: 200, Body: "[]"}, nil
+		}
+	}
+	g := &Gateway{
+		Stage: "dev", APIID: "local", Region: "us-east-1", Account: "1", Log: slog.New(slog.DiscardHandler),
+		Authorizer: func(ctx context.Context, _ events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+			record(api.FnAuthorizer, ctx)
+			return events.APIGatewayCustomAuthorizerResponse{PrincipalID: "alice", PolicyDocument: allow}, nil
+		},
+		Handlers: map[string]httpx.Handler{api.FnSessionGet: handler(api.FnSessionGet), api.FnSessionList: handler(api.FnSessionList)},
+		Timeouts: map[string]time.Duration{api.FnAuthorizer: 3 * time.Second, api.FnSessionGet: 7 * time.Second, api.FnSessionList: time.Minute},
+	}
+	for _, p := range []string{"/dev/session/s1", "/dev/session"} {
+		req := httptest.NewRequest("GET", p, nil)
+		req.Header.Set("Authorization", "good")
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, req)
+		if w.Code != 200 {
+			t.Fatalf("GET %s: %d", p, w.Code)
+		}
+	}
+	for fn, want := range map[string]time.Duration{api.FnAuthorizer: 3 * time.Second, api.FnSessionGet: 7 * time.Second, api.FnSessionList: IntegrationTime} {
+		if got := left[fn]; got > want || got < want-2*time.Second {
+			t.Errorf("%s had %v left at its start, want about %v", fn, got.Round(time.Millisecond), want)
 		}
 	}
 }
