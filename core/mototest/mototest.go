@@ -9,16 +9,18 @@
 package mototest
 
 import (
+	"bufio"
 	"context"
 	_ "embed" // the server script
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,24 +85,44 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(py, "-c", serveScript, "127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(py, "-c", serveScript, "127.0.0.1")
 	ownGroup(cmd)
-	if os.Getenv("MOTO_VERBOSE") == "" {
-		cmd.Stdout, cmd.Stderr = nil, nil
-	} else {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start moto: %w", err)
+	}
+	if os.Getenv("MOTO_VERBOSE") != "" {
+		cmd.Stderr = os.Stderr
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto: %w", err)
 	}
-	s := &Server{cmd: cmd, endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
+	s := &Server{cmd: cmd, exited: make(chan struct{})}
+	ports := make(chan int, 1)
+	go func() {
+		// The first line is the port moto bound; the rest is drained so the
+		// server never blocks on a full pipe.
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			if p, err := strconv.Atoi(strings.TrimSpace(sc.Text())); err == nil {
+				ports <- p
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	select {
+	case p := <-ports:
+		s.endpoint = fmt.Sprintf("http://127.0.0.1:%d", p)
+	case <-s.exited:
+		return nil, fmt.Errorf("moto server exited at start (%s -c serve.py); set MOTO_VERBOSE=1 to see why", py)
+	case <-ctx.Done():
+		s.Close()
+		return nil, fmt.Errorf("moto server did not say its port: %w", ctx.Err())
+	}
 	for {
 		select {
 		case <-s.exited:
@@ -116,15 +138,6 @@ func Start(ctx context.Context) (*Server, error) {
 			return nil, fmt.Errorf("moto server did not answer on %s: %w", s.endpoint, err)
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Endpoint is the server's base URL, e.g. http://127.0.0.1:40123.

@@ -180,3 +180,41 @@ func TestSentMailsWithALambdaFunction(t *testing.T) {
 		t.Fatalf("the mail to %s is not among the %d recorded", to, len(mails))
 	}
 }
+
+// Servers started at once (as go test starts packages side by side) each
+// get a port of their own: the kernel picks it as moto binds.
+func TestServersStartedAtOnceAreApart(t *testing.T) {
+	ctx := context.Background()
+	servers := make([]*Server, 3)
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Go(func() { servers[i], errs[i] = Start(ctx) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, s := range servers {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		t.Cleanup(s.Close)
+		if seen[s.Endpoint()] {
+			t.Fatalf("two servers on %s", s.Endpoint())
+		}
+		seen[s.Endpoint()] = true
+	}
+	cfg, err := servers[0].Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, UsersTableInput("apart")); err != nil {
+		t.Fatal(err)
+	}
+	other, err := servers[1].Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := dynamodb.NewFromConfig(other).ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil || len(out.TableNames) != 0 {
+		t.Fatalf("the second server lists %v, %v: want none of the first's tables", out.TableNames, err)
+	}
+}

@@ -2,7 +2,8 @@
 # requests are served one at a time. moto's conditional writes are not atomic
 # under its threaded server (two racing conditional updates can both succeed),
 # while DynamoDB's are; serializing them gives tests DynamoDB's guarantee.
-# Everything else (SQS long polls included) stays concurrent.
+# Everything else (SQS long polls included) stays concurrent. It listens on
+# a port the kernel picks and prints it.
 #
 # And without Docker, a model's Docker client raises AttributeError instead of
 # DockerException: moto's state dump (/moto-api/data.json, where SentMails
@@ -13,7 +14,7 @@
 import sys
 import threading
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.utilities import docker_utilities
@@ -30,7 +31,7 @@ def _docker_client_or_attribute_error(self):
 
 docker_utilities.DockerModel.docker_client = property(_docker_client_or_attribute_error)
 
-host, port = sys.argv[1], int(sys.argv[2])
+host = sys.argv[1]
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
 
@@ -42,4 +43,9 @@ def serialized(environ, start_response):
         return list(app(environ, start_response))
 
 
-run_simple(host, port, serialized, threaded=True)
+# Port 0: the kernel picks a free port as it binds, and the first line of
+# stdout says which. Picking one beforehand and binding later lets two test
+# binaries started at once end up on one server.
+server = make_server(host, 0, serialized, threaded=True)
+print(server.port, flush=True)
+server.serve_forever()

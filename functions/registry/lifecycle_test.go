@@ -134,7 +134,8 @@ func (l *lifecycle) waitArchive(name, sid, want string, within time.Duration) se
 		if err != nil {
 			l.t.Fatal(err)
 		}
-		if s.Archive == want {
+		// An archived session's outputs are dropped after its mark: wait for that too.
+		if s.Archive == want && (want != sessionstore.Archived || s.Dropped) {
 			return s
 		}
 		if time.Now().After(deadline) {
