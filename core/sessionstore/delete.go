@@ -42,7 +42,6 @@ func (st *Store) DeleteSession(ctx context.Context, user, sid string, before fun
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(sessionPK(user, sid))},
 		ProjectionExpression:      aws.String("PK, SK"),
-		ConsistentRead:            aws.Bool(true),
 	}) {
 		if err != nil {
 			return fmt.Errorf("items of session %s: %w", sid, err)

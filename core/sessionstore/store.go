@@ -257,10 +257,16 @@ func (st *Store) GetJob(ctx context.Context, k job.Key) (job.Job, error) {
 	return decodeJob(out.Item)
 }
 
-// query runs a paginated Query and yields every item.
+// query runs a paginated Query and yields every item. Every read is
+// strongly consistent: a Query is eventually consistent by default, so a
+// start right after an append (FOQUS sends them back to back) could miss the
+// jobs just appended and never publish them, and a result page could end
+// before jobs just finished. The table's indexes are all local, which allow
+// it (a global one would refuse it: infra/stacks checks there is none).
 func query[T any](ctx context.Context, st *Store, in *dynamodb.QueryInput) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
+		in.ConsistentRead = aws.Bool(true)
 		if st.PageLimit > 0 {
 			in.Limit = aws.Int32(st.PageLimit)
 		}

@@ -566,6 +566,11 @@ func TestTablesKeysAndProtection(t *testing.T) {
 		if want := map[string]string{resource.FinishedIndex: resource.FinishedSeq, resource.PendingIndex: resource.PendingSeq}; !reflect.DeepEqual(lsis, want) {
 			t.Errorf("local indexes %v, want %v", lsis, want)
 		}
+		// core/sessionstore reads every query strongly consistent, which a
+		// global index refuses (ValidationException; moto accepts it).
+		if g := res.Properties["GlobalSecondaryIndexes"]; g != nil {
+			t.Errorf("resources table has global indexes %v: core/sessionstore's consistent queries would fail on them", g)
+		}
 		for _, a := range res.Properties["AttributeDefinitions"].([]any) {
 			n := path(a, "AttributeName")
 			if (n == resource.FinishedSeq || n == resource.PendingSeq) && path(a, "AttributeType") != "N" {
