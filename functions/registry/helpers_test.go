@@ -172,6 +172,18 @@ func (e *env) drain(queueURL string, max, idle int) []sqstypes.Message {
 	return got
 }
 
+// visible is how many messages the queue holds for a receive now.
+func (e *env) visible(queueURL string) int {
+	out, err := e.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: &queueURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		e.t.Error(err)
+		return 0
+	}
+	n, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	return n
+}
+
 // receive receives and deletes up to 10 messages, waiting a second for them.
 func (e *env) receive(queueURL string) ([]sqstypes.Message, error) {
 	ctx := context.Background()
@@ -197,7 +209,8 @@ func (e *env) receive(queueURL string) ([]sqstypes.Message, error) {
 const Drainers = 3
 
 // drainWhile receives and deletes messages with Drainers receivers until
-// done is closed and the queue stays empty for a poll.
+// done is closed and the queue is empty: an empty poll alone does not say so,
+// since a deep queue can outlast moto's one-second wait.
 func (e *env) drainWhile(queueURL string, done <-chan struct{}) []sqstypes.Message {
 	var mu sync.Mutex
 	var got []sqstypes.Message
@@ -219,7 +232,7 @@ func (e *env) drainWhile(queueURL string, done <-chan struct{}) []sqstypes.Messa
 				mu.Lock()
 				got = append(got, msgs...)
 				mu.Unlock()
-				if finished && len(msgs) == 0 {
+				if finished && len(msgs) == 0 && e.visible(queueURL) == 0 {
 					return
 				}
 			}
