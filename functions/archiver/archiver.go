@@ -100,11 +100,7 @@ func (h *Handler) watch(ctx context.Context, n archive.Notice) error {
 	switch res.Outcome {
 	case archive.WatchThawed:
 		slog.InfoContext(ctx, "restore thawed without its event", "user", n.User, "session", n.Session, "key", n.Restore.Key)
-		if res.Thawed.Jobs > 0 {
-			if _, err := h.Notifier.Send(ctx, n.User, notify.Restored(n.Session, res.Thawed.Counts)); err != nil {
-				slog.WarnContext(ctx, "restore notice not sent", "user", n.User, "err", err)
-			}
-		}
+		h.Notifier.SendRestored(ctx, res.Thawed)
 		return nil
 	case archive.WatchDone:
 		return nil

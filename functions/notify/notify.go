@@ -6,6 +6,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/job"
 	"github.com/foqus-cloud/stack/core/user"
 )
@@ -80,6 +82,19 @@ func Finished(sid string, counts map[job.State]int, tier user.Tier, window time.
 		fmt.Fprintf(&b, "On the free plan results stay live for %s after the last job finished; then they are archived. Upgrade to restore archived results.\n", window)
 	}
 	return Mail{Subject: "FOQUS Cloud: session " + sid + " finished", Body: b.String()}
+}
+
+// SendRestored mails the user of th the restore notice, when the thaw
+// re-homed jobs (a repeated thaw did nothing and mails nothing). At most
+// once: a failed send is logged, never retried, since the results are back
+// either way.
+func (n *Notifier) SendRestored(ctx context.Context, th archive.Thawed) {
+	if th.Jobs == 0 {
+		return
+	}
+	if _, err := n.Send(ctx, th.User, Restored(th.Session, th.Counts)); err != nil {
+		slog.WarnContext(ctx, "restore notice not sent", "user", th.User, "session", th.Session, "err", err)
+	}
 }
 
 // Restored is the notice of a session whose archived results are live again.

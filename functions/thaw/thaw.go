@@ -146,10 +146,6 @@ func (h *Handler) thaw(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if th.Jobs > 0 {
-		if _, err := h.Notifier.Send(ctx, th.User, notify.Restored(th.Session, th.Counts)); err != nil {
-			slog.WarnContext(ctx, "restore notice not sent", "user", th.User, "err", err)
-		}
-	}
+	h.Notifier.SendRestored(ctx, th)
 	return nil
 }
