@@ -53,6 +53,12 @@ type WatchResult struct {
 // the archiver still drops the session's live outputs (it thaws when done).
 const WatchRetry = 60 * time.Second
 
+// due is when the restore w follows should be done: its tier's SLA for an
+// archive in class, from the request.
+func (w RestoreWatch) due(class s3types.StorageClass) time.Time {
+	return time.Unix(w.Requested, 0).Add(RestoreSLA(class, s3types.Tier(w.Tier)))
+}
+
 func (w RestoreWatch) validate(user, sid string) error {
 	u, s, err := ParseKey(w.Key)
 	switch {
@@ -83,7 +89,6 @@ func (s *Service) WatchRestore(ctx context.Context, user, sid string, w RestoreW
 		return WatchResult{Outcome: WatchDone}, nil
 	}
 	class := s3types.StorageClass(sess.ArchiveClass)
-	due := time.Unix(w.Requested, 0).Add(RestoreSLA(class, s3types.Tier(w.Tier)))
 	head, err := s.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.Bucket, Key: aws.String(w.Key)})
 	if err != nil {
 		return WatchResult{}, fmt.Errorf("restore of %s: %w", w.Key, err)
@@ -97,7 +102,6 @@ func (s *Service) WatchRestore(ctx context.Context, user, sid string, w RestoreW
 			return WatchResult{}, err
 		}
 		next.Tier, next.Requested = string(r.Tier), now.Unix()
-		due = now.Add(RestoreSLA(class, r.Tier))
 	case strings.Contains(restore, `ongoing-request="false"`):
 		th, err := s.Restored(ctx, w.Key)
 		if errors.Is(err, ErrNotDropped) {
@@ -107,18 +111,17 @@ func (s *Service) WatchRestore(ctx context.Context, user, sid string, w RestoreW
 			return WatchResult{}, err
 		}
 		return WatchResult{Outcome: WatchThawed, Thawed: th}, nil
-	case now.After(due):
+	case now.After(w.due(class)):
 		return WatchResult{Outcome: WatchOverdue, Next: next, Again: int32(MaxDelay / time.Second)}, nil
 	}
-	return WatchResult{Outcome: WatchWaiting, Next: next, Again: max(Delay(now, due), 1)}, nil
+	return WatchResult{Outcome: WatchWaiting, Next: next, Again: max(Delay(now, next.due(class)), 1)}, nil
 }
 
 // FirstWatch is the notice that follows restore r of sess, requested at
 // now, and its delay: the restore's SLA (its first hop of at most MaxDelay).
 func FirstWatch(now time.Time, sess sessionstore.Session, r Restore) (Notice, int32) {
 	w := RestoreWatch{Key: sess.ArchiveKey, Tier: string(r.Tier), Requested: now.Unix()}
-	due := now.Add(RestoreSLA(s3types.StorageClass(sess.ArchiveClass), r.Tier))
-	return Notice{User: sess.User, Session: sess.ID, Restore: &w}, Delay(now, due)
+	return Notice{User: sess.User, Session: sess.ID, Restore: &w}, Delay(now, w.due(s3types.StorageClass(sess.ArchiveClass)))
 }
 
 // watch sends the first look at a restore just requested.
