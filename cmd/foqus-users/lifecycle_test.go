@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,17 +30,9 @@ import (
 
 func TestTierAndNoticeCommands(t *testing.T) {
 	st := srv.Stack(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_REGION", mototest.Region)
 	ctx := context.Background()
-	cli := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		base := []string{"--endpoint", srv.Endpoint(), "--table", st.UsersTable, "--resources-table", st.ResourcesTable,
-			"--session-bucket", st.SessionBucket, "--archive-queue", st.ArchiveQueueURL}
-		err := run(ctx, append(base, args...), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	cli := cliOf(t, "--table", st.UsersTable, "--resources-table", st.ResourcesTable,
+		"--session-bucket", st.SessionBucket, "--archive-queue", st.ArchiveQueueURL)
 	db := dynamodb.NewFromConfig(st.Config)
 	users := user.NewStore(db, st.UsersTable)
 	if _, err := users.Create(ctx, "dora", "correct horse battery", user.Premium); err != nil {
@@ -89,9 +82,6 @@ func TestTierAndNoticeCommands(t *testing.T) {
 // default), as the CDK app deployed them from cdk.json.
 func TestTierCommandsReadTheStageFromItsArchiverFunction(t *testing.T) {
 	st := srv.Stack(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_REGION", mototest.Region)
 	ctx := context.Background()
 	stage := "tiers" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
 	env := st.Env()
@@ -115,11 +105,7 @@ func TestTierCommandsReadTheStageFromItsArchiverFunction(t *testing.T) {
 	t.Cleanup(func() {
 		_, _ = lc.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String(fn)})
 	})
-	cli := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"--endpoint", srv.Endpoint(), "--stage", stage, "--table", st.UsersTable}, args...), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	cli := cliOf(t, "--stage", stage, "--table", st.UsersTable)
 	db := dynamodb.NewFromConfig(st.Config)
 	users := user.NewStore(db, st.UsersTable)
 	if _, err := users.Create(ctx, "fay", "correct horse battery", user.Premium); err != nil {
@@ -140,6 +126,20 @@ func TestTierCommandsReadTheStageFromItsArchiverFunction(t *testing.T) {
 	}
 	if out, err := cli("upgrade", "fay"); err != nil || !strings.Contains(out, "1 sessions restoring (tier Standard)") {
 		t.Fatalf("upgrade: %q, %v", out, err)
+	}
+}
+
+// cliOf runs the command against the test server with flags before each
+// command line, and answers what it printed.
+func cliOf(t *testing.T, flags ...string) func(args ...string) (string, error) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", mototest.Region)
+	base := append([]string{"--endpoint", srv.Endpoint()}, flags...)
+	return func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), append(slices.Clone(base), args...), strings.NewReader(""), &out)
+		return out.String(), err
 	}
 }
 
