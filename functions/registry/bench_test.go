@@ -63,7 +63,7 @@ func BenchmarkHandlers(b *testing.B) {
 		fs[i] = sessionstore.Finish{ID: ids[i], State: job.Success, Output: []byte(`{"graphError":0,"output":{"y":1.5}}`)}
 	}
 	finish(b, e, sid, fs)
-	e.ok("POST", "/session/"+sid+"/result/"+genA, "alice", "", nil)
+	e.newPage("alice", sid, genA)
 	e.ok("PUT", "/simulation/flow", "alice", `{"Application":"foqus"}`, nil)
 	for i := range 10 {
 		e.ok("PUT", "/simulation/flow/input/in"+strconv.Itoa(i)+".txt", "alice", strings.Repeat("x", 1000), nil)

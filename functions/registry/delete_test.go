@@ -117,7 +117,7 @@ func TestDeleteSession(t *testing.T) {
 		}
 	}
 	finish(t, e, sid, []sessionstore.Finish{{ID: ids[0], State: job.Success, Output: []byte(`{}`)}})
-	e.ok("POST", "/session/"+sid+"/result/"+genA, "alice", "", nil) // a cursor and a page
+	e.newPage("alice", sid, genA) // a cursor and a page
 	failed(t, e.call("DELETE", "/session/"+sid, "alice", nil, ""), http.StatusConflict)
 	finish(t, e, sid, []sessionstore.Finish{{ID: ids[1], State: job.Error, Message: "failed"}})
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,7 @@ import (
 	"github.com/foqus-cloud/stack/core/sessionstore"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/registry"
+	"github.com/foqus-cloud/stack/functions/results"
 )
 
 var srv *mototest.Server
@@ -117,6 +119,23 @@ func (e *env) ok(method, path, principal string, body string, v any) events.APIG
 		}
 	}
 	return resp
+}
+
+// newPage is POST /session/{sid}/result/{gen} as FOQUS's results loop sends
+// it: an answer marked "store busy" (results.RetryHeader) is polled again
+// after its Retry-After, as FOQUS polls again on any 0. It returns the page
+// number the store gave.
+func (e *env) newPage(principal, sid, gen string) string {
+	e.t.Helper()
+	for range 120 {
+		r := e.ok("POST", "/session/"+sid+"/result/"+gen, principal, "", nil)
+		if r.Headers[results.RetryHeader] == "" {
+			return r.Body
+		}
+		time.Sleep(time.Second)
+	}
+	e.t.Fatalf("result generator %s of session %s: store still busy after 120 polls", gen, sid)
+	return ""
 }
 
 // failed requires status and a JSON {"Message": ...} body, and returns the message.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -166,8 +167,7 @@ func (l *lifecycle) outputsBack(name, sid string, ids []string) {
 func (l *lifecycle) page(name, sid string) []jobview.Record {
 	l.t.Helper()
 	gen := "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
-	var n int
-	l.ok("POST", "/session/"+sid+"/result/"+gen, name, "", &n)
+	n, _ := strconv.Atoi(l.newPage(name, sid, gen))
 	var recs []jobview.Record
 	l.ok("GET", fmt.Sprintf("/session/%s/result/%s/%d", sid, gen, max(n, 1)), name, "", &recs)
 	return recs

@@ -47,7 +47,7 @@ func TestNonFiniteOutputOnResultPage(t *testing.T) {
 		{ID: ids[1], State: job.Success, OutputKey: key},
 	})
 	base := "/session/" + sid + "/result/00000000-0000-0000-0000-000000000000"
-	e.ok("POST", base, "alice", "", nil)
+	e.newPage("alice", sid, genA)
 	r := e.ok("GET", base+"/1", "alice", "", nil)
 	var page []jobview.Record
 	if err := json.Unmarshal([]byte(r.Body), &page); err != nil || len(page) != 2 {

@@ -35,8 +35,8 @@ func TestResultRoutes(t *testing.T) {
 	base := "/session/" + sid + "/result/"
 
 	// R10 before anything finished: 0.
-	if r := e.ok("POST", base+genA, "alice", "", nil); r.Body != "0" {
-		t.Fatalf("first page number %q, want 0", r.Body)
+	if r := e.newPage("alice", sid, genA); r != "0" {
+		t.Fatalf("first page number %q, want 0", r)
 	}
 	// Three jobs finish: inline output, output in S3, an error.
 	outKey := objectkey.JobOutput("alice", sid, ids[1])
@@ -50,11 +50,11 @@ func TestResultRoutes(t *testing.T) {
 		{ID: ids[1], State: job.Success, OutputKey: outKey},
 		{ID: ids[2], State: job.Error, Message: "Aspen failed"},
 	})
-	if r := e.ok("POST", base+genA, "alice", "", nil); r.Body != "1" {
-		t.Fatalf("page number %q, want 1", r.Body)
+	if r := e.newPage("alice", sid, genA); r != "1" {
+		t.Fatalf("page number %q, want 1", r)
 	}
-	if r := e.ok("POST", base+genA, "alice", "", nil); r.Body != "1" {
-		t.Fatalf("nothing new: page number %q, want 1 again", r.Body)
+	if r := e.newPage("alice", sid, genA); r != "1" {
+		t.Fatalf("nothing new: page number %q, want 1 again", r)
 	}
 	var page []jobview.Record
 	e.ok("GET", base+genA+"/1", "alice", "", &page)
@@ -84,8 +84,8 @@ func TestResultRoutes(t *testing.T) {
 		{ID: ids[3], State: job.Expired, Message: "lease ran out 3 times"},
 		{ID: ids[4], State: job.Success, OutputKey: objectkey.JobOutput("alice", sid, ids[4])}, // the object was never written
 	})
-	if r := e.ok("POST", base+genA, "alice", "", nil); r.Body != "2" {
-		t.Fatalf("page number %q, want 2", r.Body)
+	if r := e.newPage("alice", sid, genA); r != "2" {
+		t.Fatalf("page number %q, want 2", r)
 	}
 	e.ok("GET", base+genA+"/2", "alice", "", &page)
 	if len(page) != 2 || page[0].State != job.Expired || page[0].Message == "" || page[1].Message != jobview.MissingOutput {
@@ -93,8 +93,8 @@ func TestResultRoutes(t *testing.T) {
 	}
 
 	// Another generator reads everything again; nothing was consumed.
-	if r := e.ok("POST", base+genB, "alice", "", nil); r.Body != "1" {
-		t.Fatalf("generator B page %q, want 1", r.Body)
+	if r := e.newPage("alice", sid, genB); r != "1" {
+		t.Fatalf("generator B page %q, want 1", r)
 	}
 	e.ok("GET", base+genB+"/1", "alice", "", &page)
 	if len(page) != 5 {
@@ -148,7 +148,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	e.ok("POST", "/session/"+sid+"/start", "alice", "", nil)
 	e.drain(e.st.JobQueueURL, 2, 2)
 	finish(t, e, sid, []sessionstore.Finish{{ID: ids[0], State: job.Success, Output: []byte(`{}`)}})
-	e.ok("POST", "/session/"+sid+"/result/"+genA, "alice", "", nil)
+	e.newPage("alice", sid, genA)
 	e.ok("PUT", "/simulation/flow", "alice", `{"Application":"foqus","StagedInputs":[],"Name":"flow"}`, nil)
 	e.ok("PUT", "/simulation/flow/input/model.bkp", "alice", "alice's", nil)
 

@@ -123,7 +123,7 @@ func TestUpdateProcessor(t *testing.T) {
 		t.Fatalf("the misrouted submit changed job 2: %+v", j2)
 	}
 	// The client sees the poisoned job's end on a result page.
-	e.ok("POST", "/session/"+sid+"/result/"+genA, "alice", "", nil)
+	e.newPage("alice", sid, genA)
 	if r := e.ok("GET", "/session/"+sid+"/result/"+genA+"/1", "alice", "", nil); !strings.Contains(r.Body, updates.PoisonMessage) {
 		t.Fatalf("page: %s", r.Body)
 	}

@@ -24,7 +24,8 @@ import (
 type Service struct {
 	Store    *sessionstore.Store
 	Outputs  *jobview.Loader
-	PageSize int // finished jobs per page; sessionstore.DefaultPageSize when 0
+	PageSize int           // finished jobs per page; sessionstore.DefaultPageSize when 0
+	Budget   time.Duration // a generator call's bound on the store; ResultBudget when 0
 }
 
 func ids(req events.APIGatewayProxyRequest) (sid, gen string, err error) {
@@ -66,7 +67,11 @@ func (s *Service) Generator(ctx context.Context, req events.APIGatewayProxyReque
 	if size <= 0 {
 		size = sessionstore.DefaultPageSize
 	}
-	pctx, cancel := context.WithTimeout(ctx, ResultBudget)
+	budget := s.Budget
+	if budget <= 0 {
+		budget = ResultBudget
+	}
+	pctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	n, err := s.Store.CreatePage(pctx, user, sid, gen, size)
 	switch {
