@@ -192,7 +192,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	gw := &gateway.Gateway{Stage: o.Stage, APIID: "local", Region: s.Config.Region, Account: deploy.Account, Handlers: map[string]httpx.Handler{}, Timeouts: map[string]time.Duration{}, Log: o.Log}
-	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Log: o.Log}
+	ws := &gateway.WebSocket{Stage: o.Stage, APIID: "local-monitor", Region: s.Config.Region, Account: deploy.Account, Routes: map[string]monitor.RouteFunc{}, Timeouts: gw.Timeouts, Log: o.Log}
 	// The listener first: the monitor's pushes go to its Management API.
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/foqus-cloud/stack/core/api"
 	"github.com/foqus-cloud/stack/functions/monitor"
 )
 
@@ -35,7 +36,11 @@ type WebSocket struct {
 	Stage, APIID, Region, Account string
 	Authorizer                    monitor.AuthorizerFunc
 	Routes                        map[string]monitor.RouteFunc // by route key ($connect, status, ...)
-	Log                           *slog.Logger
+	// Timeouts are the functions' Lambda Timeouts, by function name without
+	// stage (api.MonitorRoutes names each route's): a route's handler, and
+	// the authorizer, run under the earlier of their own and IntegrationTime.
+	Timeouts map[string]time.Duration
+	Log      *slog.Logger
 
 	mu    sync.Mutex
 	conns map[string]*wsConn
@@ -91,7 +96,9 @@ func (g *WebSocket) connect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized"})
 		return
 	}
-	pol, err := g.Authorizer(r.Context(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
+	actx, cancel := invocation(r.Context(), g.Timeouts[api.FnMonitorAuthorizer])
+	defer cancel()
+	pol, err := g.Authorizer(actx, events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type: "REQUEST", MethodArn: arn, Headers: headers, MultiValueHeaders: multi, QueryStringParameters: query,
 		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{AccountID: g.Account, Stage: g.Stage, APIID: g.APIID, RequestID: uuid.NewString()},
 	})
@@ -180,7 +187,13 @@ func (g *WebSocket) invoke(ctx context.Context, route string, ev events.APIGatew
 	if !ok {
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("no handler for route %s", route)
 	}
-	ctx, cancel := context.WithTimeout(ctx, IntegrationTime)
+	var timeout time.Duration
+	for _, r := range api.MonitorRoutes {
+		if r.Key == route {
+			timeout = g.Timeouts[r.Function]
+		}
+	}
+	ctx, cancel := invocation(ctx, timeout)
 	defer cancel()
 	return h(ctx, ev)
 }
