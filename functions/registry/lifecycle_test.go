@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/foqus-cloud/stack/core/objectkey"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/syncbuf"
 	"github.com/foqus-cloud/stack/core/user"
 	"github.com/foqus-cloud/stack/functions/jobview"
 	"github.com/foqus-cloud/stack/functions/registry"
@@ -508,24 +508,6 @@ func TestArchiveNoticeHeldByAnotherRunComesBackWhenItsLeaseEnds(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink safe for the functions' goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // The archiver follows every restore an upgrade asks for: one still running
 // past its tier's SLA is logged as overdue (the line the stage's
 // restore-stuck alarm counts, functions' JSON log) and looked at again; one
@@ -534,7 +516,7 @@ func (b *lockedBuffer) String() string {
 func TestArchiverFollowsRestores(t *testing.T) {
 	l := quietLifecycle(t)
 	ctx := context.Background()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil))) // as registry.Serve logs in Lambda
 	t.Cleanup(func() { slog.SetDefault(old) })

@@ -1,7 +1,6 @@
 package devstack_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -9,30 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/foqus-cloud/stack/core/syncbuf"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
-
-// syncBuffer collects the workers' output from two processes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var workerTotal = regexp.MustCompile(`msg="aws requests" total=(\d+)`)
 
@@ -44,7 +25,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	const jobs = 100
 	root, _ := filepath.Abs("../..")
 	for range b.N {
-		var wlog syncBuffer
+		var wlog syncbuf.Buffer
 		began := time.Now()
 		st, err := devstack.Start(context.Background(), devstack.Options{
 			Stage: "dev", CDKOut: filepath.Join(root, "cdk.out"), Addr: "127.0.0.1:0", Workers: 2,

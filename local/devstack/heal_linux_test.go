@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/foqus-cloud/stack/core/eventually"
+	"github.com/foqus-cloud/stack/core/syncbuf"
 	"github.com/foqus-cloud/stack/local/devstack"
 )
 
@@ -22,7 +23,7 @@ import (
 // logged), and every job still finishes once.
 func TestWorkerCrashesTwiceJobsStillFinish(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	st := startStackWith(t, func(o *devstack.Options) { o.Workers = 1; o.Log = slogTo(&logs) })
 	alice := &client{t: t, base: st.BaseURL, user: st.User, pass: st.Password}
 	alice.uploadSimulation("zzfoqus_heal")

@@ -1,7 +1,6 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +30,7 @@ import (
 	"github.com/foqus-cloud/stack/core/mototest"
 	"github.com/foqus-cloud/stack/core/recorder"
 	"github.com/foqus-cloud/stack/core/sessionstore"
+	"github.com/foqus-cloud/stack/core/syncbuf"
 )
 
 var (
@@ -250,7 +250,7 @@ var testFlags = []string{"--wait", "1s", "--lease", "3s", "--extend-every", "500
 // worker is a running foqus-worker process.
 type worker struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error
 	dir  string // its work directory
@@ -259,7 +259,7 @@ type worker struct {
 // startWorker runs foqus-worker with the stack's names in its environment.
 func (h *harness) startWorker(flags ...string) *worker {
 	h.t.Helper()
-	w := &worker{out: &syncBuffer{}, done: make(chan struct{}), dir: h.t.TempDir()}
+	w := &worker{out: &syncbuf.Buffer{}, done: make(chan struct{}), dir: h.t.TempDir()}
 	args := append([]string{"run", "--config", "env", "--stop-grace", "30s", "--"}, testFlags...)
 	w.cmd = exec.Command(workerBin, append(append(args, "--keep-work"), flags...)...)
 	w.cmd.Env = append(os.Environ(),
@@ -340,19 +340,3 @@ func (w *worker) requests() (int, map[string]int, error) {
 	return 0, nil, errors.New("no aws requests line in the worker's log")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
