@@ -339,4 +339,3 @@ func (w *worker) requests() (int, map[string]int, error) {
 	}
 	return 0, nil, errors.New("no aws requests line in the worker's log")
 }
-
