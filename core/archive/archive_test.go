@@ -344,3 +344,61 @@ func TestARunThatReadTheSessionBeforeAnotherArchivedItFinishes(t *testing.T) {
 		})
 	}
 }
+
+// An upgrade that undoes a claim before the run writes its object (there is
+// nothing to delete yet) leaves that object to nobody once the run writes
+// it anyway and then dies, or loses its mark because the user is free again
+// and a later run archives under a new key. The next run that finds the
+// session live for a premium user, or archives it, sweeps it: the session
+// ends with live results and no archive, or with exactly one.
+func TestAnArchiveWrittenAfterAnUpgradeUndidItsClaimIsNotLeft(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		downgrade, die bool
+	}{
+		{"run dies, user stays premium", false, true},
+		{"run dies, user free again", true, true},
+		{"mark refused, user free again", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, s3types.StorageClassGlacier)
+			e.addUser("free", user.Free)
+			sid, jobs := e.session("free", 4)
+			e.svc.SetCrash(func(step string) error {
+				switch {
+				case step == archive.StepClaimed:
+					if up, err := e.svc.Upgrade(e.ctx, "free"); err != nil || len(up.Undone) != 1 {
+						t.Fatalf("upgrade: %+v, %v", up, err)
+					}
+					if c.downgrade {
+						_, err := e.svc.Users.SetTier(e.ctx, "free", user.Free)
+						return err
+					}
+				case step == archive.StepWritten && c.die:
+					return errKilled
+				}
+				return nil
+			})
+			if out, err := e.svc.Archive(e.ctx, "free", sid); err == nil {
+				t.Fatalf("first run: %q, want it killed or its mark refused", out)
+			}
+			if n := len(e.archives("free", sid)); n != 1 {
+				t.Fatalf("after the first run: %d archive objects, want its stray one", n)
+			}
+			e.svc.SetCrash(nil)
+			e.redelivered()
+			out, err := e.svc.Archive(e.ctx, "free", sid)
+			if c.downgrade {
+				if err != nil || out != archive.Done {
+					t.Fatalf("redelivery: %q, %v", out, err)
+				}
+				e.assertArchived("free", sid, jobs, s3types.StorageClassGlacier)
+				return
+			}
+			if err != nil || out != archive.Premium {
+				t.Fatalf("redelivery: %q, %v", out, err)
+			}
+			e.assertLive("free", sid, jobs)
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,6 +61,7 @@ const (
 // Steps after which a run may die; Service.crash (tests) stops a run there.
 const (
 	StepRead     = "read"     // the session is read and due, not claimed yet
+	StepClaimed  = "claimed"  // the session is claimed for the archive, no object written yet
 	StepWritten  = "written"  // the archive object is written, the session still archiving
 	StepMarked   = "marked"   // the session is archived, live outputs still there
 	StepDropped  = "dropped"  // live outputs are gone, the session not yet marked so
@@ -122,9 +124,12 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 	case sess.Archive == sessionstore.Archived || sess.Archive == sessionstore.Restoring:
 		return s.finish(ctx, sess, nil, l)
 	case u.Tier == user.Premium && sess.Archive == sessionstore.Archiving:
-		return Premium, s.undo(ctx, sess)
+		if err := s.undo(ctx, sess); err != nil {
+			return "", err
+		}
+		return Premium, s.sweep(ctx, name, sid, "")
 	case u.Tier == user.Premium:
-		return Premium, nil
+		return Premium, s.sweep(ctx, name, sid, "")
 	}
 	if !sess.Complete() {
 		return Incomplete, nil
@@ -148,6 +153,9 @@ func (s *Service) Archive(ctx context.Context, name, sid string) (Outcome, error
 		return "", err
 	}
 	sess = claimed
+	if err := s.after(StepClaimed); err != nil {
+		return "", err
+	}
 	jobs, err := s.Store.Jobs(ctx, name, sid)
 	if err != nil {
 		return "", err
@@ -241,6 +249,9 @@ func (s *Service) finish(ctx context.Context, sess sessionstore.Session, outputs
 			return "", err
 		}
 		sess = now
+		if err := s.sweep(ctx, sess.User, sess.ID, sess.ArchiveKey); err != nil {
+			return "", err
+		}
 	}
 	if sess.Archive != sessionstore.Restoring {
 		return Done, nil
@@ -344,6 +355,37 @@ func (s *Service) undo(ctx context.Context, sess sessionstore.Session) error {
 		return nil // another run undid it first
 	}
 	return err
+}
+
+// sweep deletes the session's archive objects other than keep. A run that
+// claimed the archive, lost the claim to an upgrade's undo before it wrote,
+// then wrote anyway leaves an object no session refers to: when it died
+// after the write, or the user was free again and a later run archived
+// under a new key. Nothing else would delete it before the bucket's expiry,
+// and Glacier bills it meanwhile. It sweeps where the session is live for
+// a premium user, or archived under keep with its drop done. At worst it
+// deletes the object of a run that claimed after a downgrade since the
+// tier was read: that run's verify fails, and its retry writes it again
+// (live outputs go only after a verified archive).
+func (s *Service) sweep(ctx context.Context, name, sid, keep string) error {
+	prefix := strings.TrimSuffix(Key(name, sid, ""), Suffix)
+	var stray []string
+	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list the archives of session %s: %w", sid, err)
+		}
+		for _, o := range page.Contents {
+			if k := aws.ToString(o.Key); k != keep {
+				stray = append(stray, k)
+			}
+		}
+	}
+	if len(stray) == 0 {
+		return nil
+	}
+	return s3prefix.DeleteKeys(ctx, s.S3, s.Bucket, "stray archives of session "+sid, stray)
 }
 
 // Stub is what a job item keeps of an archived output: its graphError, so

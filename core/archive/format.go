@@ -112,8 +112,11 @@ func (e Entry) OutputBytes() []byte {
 // user's own prefix, one key per archive run (id), so a late step of an old
 // run never touches a newer archive.
 func Key(user, sid, id string) string {
-	return objectkey.UserPrefix(user) + "archive/" + sid + "/" + id + Suffix
+	return objectkey.UserPrefix(user) + Prefix + sid + "/" + id + Suffix
 }
+
+// Prefix follows a user's prefix in every archive key.
+const Prefix = "archive/"
 
 // Suffix ends every archive key (the restore rule matches on it).
 const Suffix = ".ndjson.gz"

@@ -57,6 +57,7 @@ var IAMActions = map[string]map[string]string{
 		"dynamodb:ConditionCheckItem": "core/sessionstore archive mark: holds only while the user is free (transaction condition)",
 		"sqs:SendMessage":             "functions/archiver (notices re-enqueued until due, restore watches sent on)",
 		"s3:RestoreObject":            "core/archive.WatchRestore (a restore S3 has no record of is asked for again)",
+		"s3:ListBucket":               "core/archive sweep: ListObjectsV2 of the session's archive prefix (stray archives deleted)",
 		"ses:SendEmail":               "functions/notify (the archive and restore notices)",
 	}),
 	api.FnThaw: with(resourcesWrite, lifecycleObjects, map[string]string{

@@ -2,11 +2,13 @@ package stacks_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/foqus-cloud/stack/core/api"
+	"github.com/foqus-cloud/stack/core/archive"
 	"github.com/foqus-cloud/stack/core/resource"
 	"github.com/foqus-cloud/stack/functions/registry"
 )
@@ -102,4 +104,30 @@ func TestEveryFunctionRoleGrantsItsTable(t *testing.T) {
 	}
 	sort.Strings(report)
 	t.Logf("actions per function role (dev):\n%s", strings.Join(report, "\n"))
+}
+
+// The archiver lists a session's archives to sweep stray ones: its
+// s3:ListBucket holds only for prefixes under a user's archive/, so the
+// listing cannot show it the live outputs or another stage's data.
+func TestArchiverListsOnlyArchivePrefixes(t *testing.T) {
+	tmpl := dev.svc
+	role := refOf(tmpl.Resources[functionsByName(t, tmpl)[resource.Name(api.FnArchiver, "dev")]].Properties["Role"])
+	found := 0
+	for id, p := range tmpl.ofType("AWS::IAM::Policy") {
+		if !mentions(p.Properties["Roles"], `"`+role+`"`) {
+			continue
+		}
+		for _, st := range iamStatements(template{Resources: map[string]cfnResource{id: p}}) {
+			if !slices.Contains(strs(st.s["Action"]), "s3:ListBucket") {
+				continue
+			}
+			found++
+			if got := path(st.s["Condition"], "StringLike", "s3:prefix"); got != "*/"+archive.Prefix+"*" {
+				t.Errorf("archiver's s3:ListBucket holds for prefix %v, want only */%s*", got, archive.Prefix)
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%d statements grant the archiver s3:ListBucket, want 1", found)
+	}
 }

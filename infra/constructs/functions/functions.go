@@ -223,6 +223,11 @@ func grant(fn awslambda.Function, name, key string, p *Props) (string, error) { 
 		}
 		if name == api.FnArchiver { // its restore watch asks again for a restore S3 has no record of
 			objects(fn, p.SessionBucket, "s3:RestoreObject")
+			// its sweep lists a session's archives (ListObjectsV2), and nothing else of the bucket
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("s3:ListBucket"), Resources: jsii.Strings(*p.SessionBucket.BucketArn()),
+				Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": "*/" + archive.Prefix + "*"}},
+			}))
 		}
 		return *p.SessionBucket.BucketName(), nil
 	case resource.EnvRetentionDays: // the TTL of what its store writes: the session objects' expiry too (constructs/data)
