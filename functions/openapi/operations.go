@@ -3,6 +3,7 @@ package openapi
 import (
 	"github.com/foqus-cloud/stack/functions/consumers"
 	"github.com/foqus-cloud/stack/functions/jobview"
+	"github.com/foqus-cloud/stack/functions/results"
 	"github.com/foqus-cloud/stack/functions/sessions"
 	"github.com/foqus-cloud/stack/functions/simulations"
 )
@@ -56,7 +57,11 @@ var Operations = map[string]Operation{
 	"POST /session/{id}/result": {ID: "createGenerator", Summary: "A new result generator id",
 		Answers: map[int]*Content{200: {Description: "the generator id", MediaType: "application/text", Schema: quotedID}}},
 	"POST /session/{id}/result/{generator}": {ID: "createResultPage", Summary: "Put the jobs finished since the generator's last page on a new page",
-		Answers: map[int]*Content{200: {Description: "the generator's latest page number (0: none yet)", MediaType: "application/json", Schema: pageNum}, 400: nil, 404: nil, 500: nil}},
+		Answers: map[int]*Content{200: {Description: "the generator's latest page number (0: none yet, or the store was busy: see the headers)", MediaType: "application/json", Schema: pageNum,
+			Headers: map[string]string{
+				results.RetryHeader: "retry when the store was throttled or slow: the 0 then means poll again, not that nothing finished (FOQUS polls again on any 0)",
+				"Retry-After":       "seconds to wait before polling again, with " + results.RetryHeader,
+			}}, 400: nil, 404: nil, 500: nil}},
 	"DELETE /session/{id}/result/{generator}": {ID: "deleteGenerator", Summary: "Accepted; changes nothing (pages are never consumed)",
 		Answers: map[int]*Content{200: {Description: "empty", MediaType: "application/json", Schema: empty}, 400: nil, 404: nil, 500: nil}},
 	"GET /session/{id}/result/{generator}/{page}": {ID: "getResultPage", Summary: "A result page: the finished jobs with their outputs",
