@@ -368,24 +368,8 @@ func (s *Service) undo(ctx context.Context, sess sessionstore.Session) error {
 // tier was read: that run's verify fails, and its retry writes it again
 // (live outputs go only after a verified archive).
 func (s *Service) sweep(ctx context.Context, name, sid, keep string) error {
-	prefix := strings.TrimSuffix(Key(name, sid, ""), Suffix)
-	var stray []string
-	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list the archives of session %s: %w", sid, err)
-		}
-		for _, o := range page.Contents {
-			if k := aws.ToString(o.Key); k != keep {
-				stray = append(stray, k)
-			}
-		}
-	}
-	if len(stray) == 0 {
-		return nil
-	}
-	return s3prefix.DeleteKeys(ctx, s.S3, s.Bucket, "stray archives of session "+sid, stray)
+	_, err := s3prefix.DeleteExcept(ctx, s.S3, s.Bucket, strings.TrimSuffix(Key(name, sid, ""), Suffix), keep)
+	return err
 }
 
 // Stub is what a job item keeps of an archived output: its graphError, so

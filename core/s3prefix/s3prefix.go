@@ -30,6 +30,11 @@ func (e *DeleteError) Error() string {
 // Delete removes every object whose key starts with prefix and returns how
 // many it asked S3 to delete. An empty prefix is refused: it is the whole bucket.
 func Delete(ctx context.Context, c *s3.Client, bucket, prefix string) (int, error) {
+	return DeleteExcept(ctx, c, bucket, prefix, "")
+}
+
+// DeleteExcept is Delete sparing the object under key keep (none when empty).
+func DeleteExcept(ctx context.Context, c *s3.Client, bucket, prefix, keep string) (int, error) {
 	if prefix == "" {
 		return 0, fmt.Errorf("delete objects of bucket %s: an empty prefix is the whole bucket", bucket)
 	}
@@ -40,9 +45,11 @@ func Delete(ctx context.Context, c *s3.Client, bucket, prefix string) (int, erro
 		if err != nil {
 			return n, fmt.Errorf("list %s: %w", prefix, err)
 		}
-		objs := make([]s3types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			objs[i] = s3types.ObjectIdentifier{Key: o.Key}
+		objs := make([]s3types.ObjectIdentifier, 0, len(page.Contents))
+		for _, o := range page.Contents {
+			if aws.ToString(o.Key) != keep { // keys are never empty: "" spares none
+				objs = append(objs, s3types.ObjectIdentifier{Key: o.Key})
+			}
 		}
 		if err := deleteObjects(ctx, c, bucket, prefix, objs); err != nil {
 			return n, err

@@ -141,3 +141,18 @@ func TestDeleteKeysReportsRefusedObjects(t *testing.T) {
 		t.Fatalf("error %q does not say what was deleted", err)
 	}
 }
+
+func TestDeleteExceptSparesOneKey(t *testing.T) {
+	t.Parallel()
+	st := srv.Stack(t)
+	c := awsconf.NewS3(st.Config)
+	all := named("u/archive/s/", 3)
+	put(t, c, st.SessionBucket, all)
+	got, err := s3prefix.DeleteExcept(context.Background(), c, st.SessionBucket, "u/archive/s/", all[1])
+	if err != nil || got != 2 {
+		t.Fatalf("DeleteExcept: %d, %v; want 2", got, err)
+	}
+	if left := keys(c, t, st.SessionBucket); len(left) != 1 || !left[all[1]] {
+		t.Fatalf("left %v, want only %s", left, all[1])
+	}
+}

@@ -93,9 +93,16 @@ func (s *Store) Create(ctx context.Context, name, password string, tier Tier) (U
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: av, ConditionExpression: aws.String("attribute_not_exists(" + resource.UsersKey + ")"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		// The SDK retries a request whose answer was lost; when the first
+		// attempt did land, the retry finds this very item: its hash, salted
+		// afresh by this call, is no other call's.
+		if h, ok := ccf.Item["PasswordHash"].(*types.AttributeValueMemberS); ok && h.Value == u.PasswordHash {
+			return u, nil
+		}
 		return User{}, fmt.Errorf("%s: %w", name, ErrExists)
 	}
 	if err != nil {

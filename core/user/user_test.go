@@ -3,8 +3,15 @@ package user_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,5 +115,53 @@ func TestListPaginates(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Fatalf("listed %v", seen)
+	}
+}
+
+// lostAnswer is a proxy to moto that forwards the first PutItem and then
+// drops the connection instead of answering, as a network can after
+// DynamoDB wrote: the SDK sends the request again.
+type lostAnswer struct {
+	to   *httputil.ReverseProxy
+	lost atomic.Bool
+}
+
+func (p *lostAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") != "DynamoDB_20120810.PutItem" || p.lost.Swap(true) {
+		p.to.ServeHTTP(w, r)
+		return
+	}
+	p.to.ServeHTTP(httptest.NewRecorder(), r) // written, answer dropped
+	panic(http.ErrAbortHandler)
+}
+
+// A create whose answer was lost, retried by the SDK, finds its own item:
+// that is the user created, not "user exists". Another call's item still is.
+func TestCreateRetriedAfterItsAnswerWasLost(t *testing.T) {
+	t.Parallel()
+	st := srv.Stack(t)
+	target, err := url.Parse(srv.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &lostAnswer{to: httputil.NewSingleHostReverseProxy(target)}
+	proxy.to.ErrorLog = log.New(io.Discard, "", 0)
+	hs := httptest.NewServer(proxy)
+	defer hs.Close()
+	s := user.NewStore(dynamodb.NewFromConfig(st.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(hs.URL) }), st.UsersTable)
+	s.Cost = bcrypt.MinCost
+	ctx := context.Background()
+	u, err := s.Create(ctx, "alice", password, user.Free)
+	if err != nil {
+		t.Fatalf("create, its answer lost once: %v", err)
+	}
+	if !proxy.lost.Load() {
+		t.Fatal("no answer was lost: the test proved nothing")
+	}
+	if got, err := s.Authenticate(ctx, "alice", password); err != nil || got.PasswordHash != u.PasswordHash {
+		t.Fatalf("authenticate: %+v, %v", got, err)
+	}
+	if _, err := s.Create(ctx, "alice", password, user.Free); !errors.Is(err, user.ErrExists) {
+		t.Fatalf("a second create: %v, want ErrExists", err)
 	}
 }
