@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -107,27 +108,37 @@ func TestEveryFunctionRoleGrantsItsTable(t *testing.T) {
 }
 
 // The archiver lists a session's archives to sweep stray ones: its
-// s3:ListBucket holds only for prefixes under a user's archive/, so the
-// listing cannot show it the live outputs or another stage's data.
+// s3:ListBucket is on the bucket (AWS refuses a listing granted on its
+// objects; moto does not check) and holds only for prefixes under a user's
+// archive/, so the listing cannot show it the live outputs.
 func TestArchiverListsOnlyArchivePrefixes(t *testing.T) {
 	tmpl := dev.svc
 	role := refOf(tmpl.Resources[functionsByName(t, tmpl)[resource.Name(api.FnArchiver, "dev")]].Properties["Role"])
-	found := 0
+	var lists []statement
+	var bucket any // the session bucket's ARN, as its object grant joins it with "/*"
 	for id, p := range tmpl.ofType("AWS::IAM::Policy") {
 		if !mentions(p.Properties["Roles"], `"`+role+`"`) {
 			continue
 		}
 		for _, st := range iamStatements(template{Resources: map[string]cfnResource{id: p}}) {
-			if !slices.Contains(strs(st.s["Action"]), "s3:ListBucket") {
-				continue
+			actions := strs(st.s["Action"])
+			if slices.Contains(actions, "s3:ListBucket") {
+				lists = append(lists, st)
 			}
-			found++
-			if got := path(st.s["Condition"], "StringLike", "s3:prefix"); got != "*/"+archive.Prefix+"*" {
-				t.Errorf("archiver's s3:ListBucket holds for prefix %v, want only */%s*", got, archive.Prefix)
+			if slices.Contains(actions, "s3:GetObject") && path(st.s["Resource"], "Fn::Join", 1, 1) == "/*" {
+				bucket = path(st.s["Resource"], "Fn::Join", 1, 0)
 			}
 		}
 	}
-	if found != 1 {
-		t.Fatalf("%d statements grant the archiver s3:ListBucket, want 1", found)
+	if len(lists) != 1 || bucket == nil {
+		t.Fatalf("%d statements grant the archiver s3:ListBucket (want 1); its object grant found: %v", len(lists), bucket != nil)
+	}
+	st := lists[0]
+	if got := path(st.s["Condition"], "StringLike", "s3:prefix"); got != "*/"+archive.Prefix+"*" {
+		t.Errorf("archiver's s3:ListBucket holds for prefix %v, want only */%s*", got, archive.Prefix)
+	}
+	// s3:ListBucket is a bucket action: granted on objects (arn/*), AWS refuses every listing.
+	if !reflect.DeepEqual(st.s["Resource"], bucket) {
+		t.Errorf("archiver's s3:ListBucket is granted on %v, want the session bucket's ARN itself (%v)", st.s["Resource"], bucket)
 	}
 }
